@@ -1,0 +1,54 @@
+// The target's address space as the unwinder and symbolizer need it: which ELF file and which file
+// offset an address belongs to. Built from /proc/PID/maps and re-read when an address falls outside
+// every known mapping (dlopen), at most once per `min_refresh_interval`.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "symbolizer/elf_cache.h"
+#include "symbolizer/elf_file.h"
+#include "symbolizer/proc_maps.h"
+
+namespace pprofd::symbolizer {
+
+struct Mapping {
+  MapEntry entry;
+  std::shared_ptr<ElfFile> elf;  // null for anonymous, [vdso] when unreadable, failed opens
+  // entry.start corresponds to this link-time address in `elf` (valid when elf is set).
+  uint64_t vaddr_at_start = 0;
+
+  uint64_t FileOffsetOf(uint64_t address) const { return address - entry.start + entry.file_offset; }
+  uint64_t VaddrOf(uint64_t address) const { return address - entry.start + vaddr_at_start; }
+};
+
+class AddressSpace {
+ public:
+  // `proc_root` is "/proc" normally; tests may point it elsewhere.
+  AddressSpace(pid_t pid, ElfCache* cache,
+               std::chrono::milliseconds min_refresh_interval = std::chrono::milliseconds(100));
+
+  Status Refresh();
+  // The executable mapping containing `address`, refreshing once on a miss; null if none.
+  const Mapping* Find(uint64_t address);
+  const std::vector<Mapping>& mappings() const { return mappings_; }
+  // The main executable's path as /proc/PID/exe names it (for mapping[0]).
+  const std::string& main_executable() const { return main_executable_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_;
+  ElfCache* cache_;
+  std::chrono::milliseconds min_refresh_interval_;
+  std::chrono::steady_clock::time_point last_refresh_{};
+  std::vector<Mapping> mappings_;  // executable mappings only, sorted by start
+  std::string main_executable_;
+};
+
+}  // namespace pprofd::symbolizer

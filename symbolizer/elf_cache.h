@@ -1,0 +1,33 @@
+// Opened ElfFiles, shared across requests and processes. Looked up by identity of the file on disk
+// (device, inode, size, mtime) so a file is opened once; files with equal build-ids share one
+// ElfFile even when reached by different paths (containers, hard links).
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "base/status.h"
+#include "symbolizer/elf_file.h"
+
+namespace pprofd::symbolizer {
+
+class ElfCache {
+ public:
+  // Same arguments as ElfFile::Open. Failures are cached too (a file that cannot be opened is not
+  // retried on every sample) until Clear().
+  StatusOr<std::shared_ptr<ElfFile>> Get(const std::string& path, const std::string& root);
+  void Clear();
+  size_t size() const;
+
+ private:
+  using FileKey = std::tuple<dev_t, ino_t, off_t, int64_t>;
+  std::map<FileKey, std::shared_ptr<ElfFile>> by_file_;
+  std::map<std::string, std::weak_ptr<ElfFile>> by_build_id_;
+  std::map<std::string, std::string> failures_;  // path -> error message
+};
+
+}  // namespace pprofd::symbolizer

@@ -1,0 +1,77 @@
+// One ELF object of the target (executable or shared library), opened once and shared through
+// ElfCache. Gives what unwinding needs (CFI, file offset -> link-time address) and what
+// symbolization needs (functions, inline chains, file:line), reading a separate debug file when one
+// is found through /usr/lib/debug/.build-id/ or .gnu_debuglink.
+//
+// Not thread-safe: libdw keeps lazy caches. The agent uses every ElfFile from one thread.
+#pragma once
+
+#include <elfutils/libdw.h>
+#include <libelf.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace pprofd::symbolizer {
+
+// One source-level frame. A machine address can map to several (inlined calls).
+struct SourceFrame {
+  std::string function;     // demangled, e.g. "ns::Foo::bar(int)"
+  std::string system_name;  // as in the symbol table / DWARF linkage name, e.g. "_ZN2ns3Foo3barEi"
+  std::string file;         // empty when no line info
+  int64_t line = 0;         // 0 when unknown
+  int64_t start_line = 0;   // line of the function's declaration, 0 when unknown
+};
+
+class ElfFile {
+ public:
+  // `path` is the file to open as the agent sees it (e.g. "/proc/1234/root/usr/lib/libc.so.6").
+  // `root` is the prefix under which the target's filesystem is seen ("/proc/1234/root", or "" for
+  // the agent's own root); debug files are looked up under it.
+  static StatusOr<std::shared_ptr<ElfFile>> Open(const std::string& path, const std::string& root);
+  ~ElfFile();
+  ElfFile(const ElfFile&) = delete;
+  ElfFile& operator=(const ElfFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  // Lower-case hex of NT_GNU_BUILD_ID, empty when the file has none.
+  const std::string& build_id() const { return build_id_; }
+  // True for ET_DYN (PIE executables and shared libraries).
+  bool is_position_independent() const { return position_independent_; }
+
+  // Translates an offset in the file (as /proc/PID/maps gives it) to the link-time virtual address,
+  // through the PT_LOAD segment that contains it. nullopt when no segment does.
+  std::optional<uint64_t> FileOffsetToVaddr(uint64_t file_offset) const;
+
+  // Call-frame information, each null when absent. eh_frame comes from the file itself,
+  // debug_frame from the file or its separate debug file.
+  Dwarf_CFI* eh_frame_cfi() const { return eh_frame_cfi_; }
+  Dwarf_CFI* debug_frame_cfi() const { return debug_frame_cfi_; }
+
+  // Frames at link-time address `vaddr`, innermost (most deeply inlined) first. Empty when no
+  // function covers the address: never the nearest preceding symbol.
+  std::vector<SourceFrame> Symbolize(uint64_t vaddr);
+
+  // What pprof's Mapping.has_* flags should say for this file.
+  bool has_functions() const { return has_functions_; }
+  bool has_line_info() const { return has_line_info_; }
+
+ private:
+  ElfFile() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string path_;
+  std::string build_id_;
+  bool position_independent_ = false;
+  bool has_functions_ = false;
+  bool has_line_info_ = false;
+  Dwarf_CFI* eh_frame_cfi_ = nullptr;
+  Dwarf_CFI* debug_frame_cfi_ = nullptr;
+};
+
+}  // namespace pprofd::symbolizer
