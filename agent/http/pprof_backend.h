@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -17,14 +19,48 @@ struct CpuProfileRequest {
   int hz = 99;
 };
 
-// A finished profile: the gzipped protobuf body.
-using ProfileCallback = std::function<void(StatusOr<std::string> gzipped_profile)>;
-// For /debug/pprof/symbol: one name per address, empty when unknown.
-using SymbolCallback = std::function<void(std::vector<std::string> names)>;
-
 // Errors are classified so the HTTP layer can pick a status code.
 // Message prefixes are not parsed; use these.
+//   kUnavailable -> 503 (e.g. the target exited, sampling cannot start right now)
+//   kInternal    -> 500
 enum class BackendErrorKind { kUnavailable, kInternal };
+
+// A finished profile: the gzipped protobuf body, or an error and its kind.
+// Call it as done(std::move(profile)) on success, done(status) for an internal error, or
+// done(status, BackendErrorKind::kUnavailable). The kind is ignored on success. It stays callable
+// with one argument, so it converts to std::function<void(StatusOr<std::string>)>.
+class ProfileCallback {
+ public:
+  using Function = std::function<void(StatusOr<std::string>, BackendErrorKind)>;
+
+  ProfileCallback() = default;
+  // Accepts f(StatusOr<std::string>, BackendErrorKind) or f(StatusOr<std::string>).
+  template <typename F>
+    requires(!std::is_same_v<F, ProfileCallback> &&
+             (std::is_invocable_v<F&, StatusOr<std::string>, BackendErrorKind> ||
+              std::is_invocable_v<F&, StatusOr<std::string>>))
+  ProfileCallback(F fn) {  // NOLINT: implicit by design
+    if constexpr (std::is_invocable_v<F&, StatusOr<std::string>, BackendErrorKind>) {
+      fn_ = std::move(fn);
+    } else {
+      fn_ = [fn = std::move(fn)](StatusOr<std::string> result, BackendErrorKind) mutable {
+        fn(std::move(result));
+      };
+    }
+  }
+
+  void operator()(StatusOr<std::string> gzipped_profile,
+                  BackendErrorKind kind = BackendErrorKind::kInternal) const {
+    fn_(std::move(gzipped_profile), kind);
+  }
+  explicit operator bool() const { return static_cast<bool>(fn_); }
+
+ private:
+  Function fn_;
+};
+
+// For /debug/pprof/symbol: one name per address, empty when unknown.
+using SymbolCallback = std::function<void(std::vector<std::string> names)>;
 
 class PprofBackend {
  public:

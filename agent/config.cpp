@@ -1,0 +1,118 @@
+#include "agent/config.h"
+
+#include <charconv>
+#include <functional>
+#include <map>
+
+#include "base/log.h"
+
+namespace pprofd {
+namespace {
+
+Status ParseInt(const std::string& flag, const std::string& value, int64_t min, int64_t max,
+                int64_t* out) {
+  int64_t parsed = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+  if (ec != std::errc() || ptr != value.data() + value.size() || value.empty() || parsed < min ||
+      parsed > max) {
+    return Status::Error(StrCat("bad ", flag, " '", value, "': want an integer from ", min,
+                                " to ", max));
+  }
+  *out = parsed;
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string UsageText() {
+  return R"(usage: pprofd [--pid PID] [options]
+
+Serves Go-style /debug/pprof/ profiles of a running native process.
+Without --pid, starts the bundled demo workload and profiles it.
+
+  --pid PID            process to profile
+  --listen HOST:PORT   HTTP address (default 127.0.0.1:6060)
+  --hz N               default CPU sampling rate, overridable per request with ?hz= (default 99)
+  --max-hz N           highest ?hz= accepted (default 1000)
+  --max-seconds N      longest ?seconds= accepted (default 600)
+  --stack-bytes N      bytes of user stack copied per sample, a multiple of 4096 up to 65536
+                       (default 16384; deep recursion needs more)
+  --log-level LEVEL    debug, info, warning or error (default info)
+  --version            print the version
+  --help               print this help
+)";
+}
+
+StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
+  Config config;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+      has_value = true;
+    }
+    if (flag == "--help" || flag == "-h") {
+      config.help = true;
+      continue;
+    }
+    if (flag == "--version") {
+      config.version = true;
+      continue;
+    }
+    static const char* kWithValue[] = {"--pid",         "--listen",      "--hz",       "--max-hz",
+                                       "--max-seconds", "--stack-bytes", "--log-level"};
+    bool known = false;
+    for (const char* name : kWithValue) known = known || flag == name;
+    if (!known) {
+      return Status::Error(StrCat("unknown option '", args[i], "': see pprofd --help"));
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) {
+        return Status::Error(StrCat(flag, " needs a value: see pprofd --help"));
+      }
+      value = args[++i];
+    }
+    int64_t number = 0;
+    Status status;
+    if (flag == "--pid") {
+      status = ParseInt(flag, value, 1, 4194304, &number);
+      config.pid = static_cast<pid_t>(number);
+    } else if (flag == "--listen") {
+      if (value.empty()) return Status::Error("bad --listen '': expected HOST:PORT, e.g. 127.0.0.1:6060");
+      config.listen = value;
+    } else if (flag == "--hz") {
+      status = ParseInt(flag, value, 1, 10000, &number);
+      config.hz = static_cast<int>(number);
+    } else if (flag == "--max-hz") {
+      status = ParseInt(flag, value, 1, 10000, &number);
+      config.max_hz = static_cast<int>(number);
+    } else if (flag == "--max-seconds") {
+      status = ParseInt(flag, value, 1, 86400, &number);
+      config.max_seconds = static_cast<int>(number);
+    } else if (flag == "--stack-bytes") {
+      status = ParseInt(flag, value, 4096, 65536, &number);
+      if (status.ok() && number % 4096 != 0) {
+        status = Status::Error(
+            StrCat("bad --stack-bytes '", value, "': want a multiple of 4096 up to 65536"));
+      }
+      config.stack_bytes = static_cast<uint32_t>(number);
+    } else if (flag == "--log-level") {
+      if (value != "debug" && value != "info" && value != "warning" && value != "error") {
+        return Status::Error(
+            StrCat("bad --log-level '", value, "': want debug, info, warning or error"));
+      }
+      config.log_level = value;
+    }
+    if (!status.ok()) return status;
+  }
+  if (config.hz > config.max_hz) {
+    return Status::Error(StrCat("--hz ", config.hz, " is above --max-hz ", config.max_hz,
+                                ": lower --hz or raise --max-hz"));
+  }
+  return config;
+}
+
+}  // namespace pprofd

@@ -1,0 +1,31 @@
+// The command line: parsed and validated without side effects, so every bad value gets a
+// one-line error naming the flag and the valid range.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace pprofd {
+
+struct Config {
+  pid_t pid = 0;  // 0: start the bundled demo workload and profile it
+  std::string listen = "127.0.0.1:6060";
+  int hz = 99;
+  int max_hz = 1000;
+  int max_seconds = 600;
+  uint32_t stack_bytes = 16384;
+  std::string log_level = "info";
+  bool help = false;
+  bool version = false;
+};
+
+// `args` excludes argv[0].
+StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args);
+std::string UsageText();
+
+}  // namespace pprofd

@@ -1,0 +1,58 @@
+#include "agent/demo_launcher.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <string>
+#include <utility>
+
+#include "base/log.h"
+
+namespace pprofd {
+namespace {
+
+std::string DemoPath() {
+  char self[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return "pprofd-demo";
+  std::string dir(self, static_cast<size_t>(n));
+  dir.resize(dir.rfind('/') + 1);
+  return dir + "pprofd-demo";
+}
+
+}  // namespace
+
+StatusOr<DemoProcess> DemoProcess::Start() {
+  std::string path = DemoPath();
+  if (::access(path.c_str(), X_OK) != 0) {
+    return Status::Error(StrCat("no --pid given and the demo workload ", path,
+                                " is missing: pass --pid PID of the process to profile"));
+  }
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) return ErrnoError("fork demo workload", errno);
+  if (pid == 0) {
+    // The demo must not outlive pprofd, even if pprofd is killed with SIGKILL.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(0);
+    ::execl(path.c_str(), path.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  DemoProcess demo;
+  demo.pid_ = pid;
+  return demo;
+}
+
+DemoProcess::DemoProcess(DemoProcess&& other) noexcept : pid_(std::exchange(other.pid_, 0)) {}
+
+DemoProcess::~DemoProcess() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  ::waitpid(pid_, nullptr, 0);
+}
+
+}  // namespace pprofd

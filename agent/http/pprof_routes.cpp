@@ -1,0 +1,210 @@
+#include "agent/http/pprof_routes.h"
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "agent/http/query.h"
+#include "agent/http/symbol_protocol.h"
+#include "base/log.h"
+
+namespace pprofd::http {
+
+namespace beast_http = boost::beast::http;
+using beast_http::field;
+using beast_http::status;
+using beast_http::verb;
+
+namespace {
+
+constexpr std::string_view kPrefix = "/debug/pprof/";
+// Go's default for /profile; clamped to the backend's maximum.
+constexpr int kDefaultSeconds = 30;
+
+struct Endpoint {
+  std::string_view name;
+  std::string_view link;  // relative to /debug/pprof/
+  std::string_view description;
+};
+
+// What the index lists and what a 404 names. Grows as the backend grows (heap, threads).
+constexpr Endpoint kEndpoints[] = {
+    {"profile", "profile?seconds=30",
+     "CPU profile of the target. Add ?seconds=N (default 30) and ?hz=M for the sampling rate. "
+     "Fetch it with go tool pprof, then use the top command or the web view."},
+    {"cmdline", "cmdline", "The target's command line, arguments separated by NUL bytes."},
+    {"symbol", "symbol",
+     "Looks up program counters posted as 0xADDR+0xADDR; pprof calls it for mappings it cannot "
+     "symbolize itself."},
+};
+
+std::string KnownNames() {
+  std::string names;
+  for (const Endpoint& endpoint : kEndpoints) {
+    if (!names.empty()) names += ", ";
+    names += endpoint.name;
+  }
+  return names;
+}
+
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+Response MethodNotAllowed(const Request& request, std::string_view allow) {
+  Response response =
+      PprofError(status::method_not_allowed,
+                 StrCat("method ", request.method_string(), " not allowed here; use ", allow));
+  response.set(field::allow, std::string(allow));
+  return response;
+}
+
+Response Index(const Request& request) {
+  std::string host(request[field::host]);
+  if (host.empty()) host = "localhost:6060";
+  std::string html =
+      "<!DOCTYPE html>\n<html>\n<head>\n<title>/debug/pprof/</title>\n"
+      "<style>td { padding: 0.2em 1em; vertical-align: top; }</style>\n</head>\n<body>\n"
+      "<h1>/debug/pprof/</h1>\n"
+      "<p>Profiles of a native process, served by pprofd in the format of Go's "
+      "net/http/pprof.</p>\n<table>\n";
+  for (const Endpoint& endpoint : kEndpoints) {
+    html += StrCat("<tr><td><a href=\"", HtmlEscape(endpoint.link), "\">", endpoint.name,
+                   "</a></td><td>", HtmlEscape(endpoint.description), "</td></tr>\n");
+  }
+  html += StrCat(
+      "</table>\n<p>From a shell:</p>\n<pre>go tool pprof http://", HtmlEscape(host),
+      "/debug/pprof/profile?seconds=30</pre>\n"
+      "<p>Unlike Go, overlapping CPU profile requests all succeed.</p>\n</body>\n</html>\n");
+  Response response(status::ok, 11);
+  response.set(field::content_type, "text/html; charset=utf-8");
+  response.set("X-Content-Type-Options", "nosniff");
+  response.body() = std::move(html);
+  return response;
+}
+
+void CpuProfile(PprofBackend& backend, const QueryParams& query, Respond respond) {
+  const int max_seconds = backend.max_seconds();
+  StatusOr<int> seconds =
+      IntParam(query, "seconds", std::min(kDefaultSeconds, max_seconds), 1, max_seconds);
+  if (!seconds.ok()) return respond(PprofError(status::bad_request, seconds.status().message()));
+  StatusOr<int> hz = IntParam(query, "hz", backend.default_hz(), 1, backend.max_hz());
+  if (!hz.ok()) return respond(PprofError(status::bad_request, hz.status().message()));
+
+  CpuProfileRequest profile_request;
+  profile_request.seconds = *seconds;
+  profile_request.hz = *hz;
+  backend.CpuProfile(profile_request, [respond = std::move(respond)](
+                                          StatusOr<std::string> profile, BackendErrorKind kind) {
+    if (!profile.ok()) {
+      const status code = kind == BackendErrorKind::kUnavailable ? status::service_unavailable
+                                                                 : status::internal_server_error;
+      return respond(PprofError(code, profile.status().message()));
+    }
+    Response response(status::ok, 11);
+    response.set(field::content_type, "application/octet-stream");
+    response.set(field::content_disposition, "attachment; filename=\"profile\"");
+    response.set("X-Content-Type-Options", "nosniff");
+    response.body() = std::move(*profile);
+    respond(std::move(response));
+  });
+}
+
+void Symbol(PprofBackend& backend, const Request& request, const RequestTarget& target,
+            Respond respond) {
+  // As Go: POST carries the addresses in the body, GET in the raw query.
+  const std::string_view input =
+      request.method() == verb::post ? std::string_view(request.body()) : target.raw_query;
+  StatusOr<std::vector<uint64_t>> addresses = ParseSymbolAddresses(input);
+  if (!addresses.ok()) {
+    return respond(PprofError(status::bad_request, addresses.status().message()));
+  }
+  if (addresses->empty()) {
+    return respond(TextResponse(status::ok, FormatSymbolReply({}, {})));
+  }
+  std::vector<uint64_t> wanted = *addresses;
+  backend.LookupSymbols(*addresses, [respond = std::move(respond), wanted = std::move(wanted)](
+                                        std::vector<std::string> names) {
+    if (names.size() != wanted.size()) {
+      return respond(PprofError(status::internal_server_error,
+                                StrCat("symbol lookup returned ", names.size(), " names for ",
+                                       wanted.size(), " addresses")));
+    }
+    respond(TextResponse(status::ok, FormatSymbolReply(wanted, names)));
+  });
+}
+
+void Cmdline(PprofBackend& backend, Respond respond) {
+  StatusOr<std::string> cmdline = backend.Cmdline();
+  if (!cmdline.ok()) {
+    return respond(PprofError(status::internal_server_error, cmdline.status().message()));
+  }
+  Response response(status::ok, 11);
+  response.set(field::content_type, "text/plain; charset=utf-8");
+  response.set("X-Content-Type-Options", "nosniff");
+  response.body() = std::move(*cmdline);  // NUL-joined, no newline added (as Go).
+  respond(std::move(response));
+}
+
+}  // namespace
+
+void PprofRoutes::operator()(const Request& request, Respond respond) const {
+  StatusOr<RequestTarget> target = ParseRequestTarget(
+      std::string_view(request.target().data(), request.target().size()));
+  if (!target.ok()) return respond(PprofError(status::bad_request, target.status().message()));
+  const std::string& path = target->path;
+
+  if (path == "/debug/pprof") {
+    Response response = TextResponse(status::moved_permanently, "moved to /debug/pprof/");
+    response.set(field::location, std::string(kPrefix));
+    return respond(std::move(response));
+  }
+  if (!path.starts_with(kPrefix)) {
+    return respond(TextResponse(status::not_found,
+                                StrCat("not found: ", path.substr(0, 100),
+                                       "; pprofd serves profiles under /debug/pprof/")));
+  }
+
+  const std::string_view name = std::string_view(path).substr(kPrefix.size());
+  const verb method = request.method();
+  const bool get_or_head = method == verb::get || method == verb::head;
+  if (name.empty()) {
+    if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
+    return respond(Index(request));
+  }
+  if (name == "profile") {
+    if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
+    return CpuProfile(*backend_, target->query, std::move(respond));
+  }
+  if (name == "cmdline") {
+    if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
+    return Cmdline(*backend_, std::move(respond));
+  }
+  if (name == "symbol") {
+    if (!get_or_head && method != verb::post) {
+      return respond(MethodNotAllowed(request, "GET, HEAD, POST"));
+    }
+    return Symbol(*backend_, request, *target, std::move(respond));
+  }
+  std::string shown(name.substr(0, 60));
+  for (char& c : shown) {
+    if (c < 0x20 || c == 0x7f) c = '?';
+  }
+  return respond(PprofError(
+      status::not_found, StrCat("unknown profile \"", shown, "\": pprofd serves ", KnownNames(),
+                                " (see /debug/pprof/)")));
+}
+
+}  // namespace pprofd::http

@@ -1,0 +1,176 @@
+// pprofd: serves Go-style /debug/pprof/ profiles of a running native process.
+// Wiring, signals and exit codes: 0 after SIGTERM/SIGINT, 1 when the target exits or start-up
+// fails, 2 for a bad command line.
+#include <signal.h>
+#include <sys/utsname.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/config.h"
+#include "agent/demo_launcher.h"
+#include "agent/http/pprof_routes.h"
+#include "agent/http/server.h"
+#include "agent/preflight.h"
+#include "agent/profiler_service.h"
+#include "agent/sampling/bpf_log.h"
+#include "agent/sampling/cpu_sampler.h"
+#include "agent/target/target_process.h"
+#include "base/log.h"
+
+namespace pprofd {
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr auto kShutdownDeadline = std::chrono::seconds(5);
+
+LogLevel ParseLogLevel(const std::string& name) {
+  if (name == "debug") return LogLevel::kDebug;
+  if (name == "warning") return LogLevel::kWarning;
+  if (name == "error") return LogLevel::kError;
+  return LogLevel::kInfo;
+}
+
+std::string KernelRelease() {
+  utsname name;
+  return ::uname(&name) == 0 ? name.release : "?";
+}
+
+int Fail(const Status& status) {
+  LogError(status.message());
+  return 1;
+}
+
+int Run(const Config& config) {
+  SetMinLogLevel(ParseLogLevel(config.log_level));
+  sampling::RouteLibbpfLogsToLogger();
+  if (Status status = CheckKernelBtf(); !status.ok()) return Fail(status);
+  if (Status status = CheckCapabilities(); !status.ok()) return Fail(status);
+
+  std::optional<DemoProcess> demo;
+  pid_t pid = config.pid;
+  if (pid == 0) {
+    auto started = DemoProcess::Start();
+    if (!started.ok()) return Fail(started.status());
+    demo.emplace(std::move(*started));
+    pid = demo->pid();
+  }
+  auto target = target::TargetProcess::Open(pid);
+  if (!target.ok()) return Fail(target.status());
+
+  sampling::CpuSamplerOptions sampler_options;
+  sampler_options.target_pid = pid;
+  sampler_options.stack_bytes = config.stack_bytes;
+  sampler_options.max_hz = config.max_hz;
+  auto sampler = sampling::CpuSampler::Create(sampler_options);
+  if (!sampler.ok()) return Fail(sampler.status());
+  const int cpus = (*sampler)->cpu_count();
+  const size_t ring_bytes = (*sampler)->ring_bytes();
+
+  ProfilerOptions profiler_options;
+  profiler_options.default_hz = config.hz;
+  profiler_options.max_hz = config.max_hz;
+  profiler_options.max_seconds = config.max_seconds;
+  ProfilerService profiler(profiler_options, std::move(*target), std::move(*sampler));
+
+  asio::io_context io;
+  auto server = http::HttpServer::Create(io, config.listen, http::PprofRoutes(&profiler));
+  if (!server.ok()) return Fail(server.status());
+
+  LogInfo(StrCat("kernel ", KernelRelease(), ", BTF from /sys/kernel/btf/vmlinux; target PID ",
+                 pid, " (", profiler.target().executable(), ") in pprofd's PID namespace; ",
+                 config.hz, " Hz default on ", cpus, " CPUs, ", config.stack_bytes,
+                 " stack bytes per sample, ring buffer ", ring_bytes >> 20, " MiB; listening on ",
+                 (*server)->local_endpoint().address().to_string(), ":",
+                 (*server)->local_endpoint().port()));
+  if (demo) {
+    std::printf(
+        "pprofd is profiling its demo workload (PID %d). Try:\n"
+        "  go tool pprof -top 'http://%s/debug/pprof/profile?seconds=5'\n",
+        pid, config.listen.c_str());
+    std::fflush(stdout);
+  }
+
+  int exit_code = 0;
+  bool shutting_down = false;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer deadline(io);
+  asio::steady_timer poll(io);
+  std::function<void()> wait_for_sessions = [&] {
+    if ((*server)->active_sessions() == 0) {
+      io.stop();
+      return;
+    }
+    poll.expires_after(std::chrono::milliseconds(20));
+    poll.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) wait_for_sessions();
+    });
+  };
+  // In-flight profiles are answered with what they have, then connections close.
+  auto shut_down = [&](const std::string& reason) {
+    if (shutting_down) return;
+    shutting_down = true;
+    boost::system::error_code ignored;
+    signals.cancel(ignored);
+    profiler.Shutdown(reason);
+    (*server)->Stop();
+    deadline.expires_after(kShutdownDeadline);
+    deadline.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      LogWarning("clients still connected after the shutdown deadline: closing them");
+      (*server)->CloseAllSessions();
+      io.stop();
+    });
+    wait_for_sessions();
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
+    if (ec) return;
+    LogInfo(StrCat("received ", signal_number == SIGINT ? "SIGINT" : "SIGTERM",
+                   ": answering in-flight requests, detaching, exiting"));
+    shut_down(StrCat("pprofd was stopped by ", signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
+  });
+  profiler.Start([&] {
+    asio::post(io, [&] {
+      LogError(StrCat("target process ", pid,
+                      " exited: pprofd exits too (--pid cannot follow a restart; start pprofd "
+                      "again with the new PID)"));
+      exit_code = 1;
+      shut_down("the target process exited");
+    });
+  });
+  io.run();
+  profiler.Shutdown("pprofd is exiting");
+  return exit_code;
+}
+
+}  // namespace
+}  // namespace pprofd
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto config = pprofd::ParseCommandLine(args);
+  if (!config.ok()) {
+    std::fprintf(stderr, "pprofd: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  if (config->help) {
+    std::fputs(pprofd::UsageText().c_str(), stdout);
+    return 0;
+  }
+  if (config->version) {
+    std::puts("pprofd " PPROFD_VERSION);
+    return 0;
+  }
+  // A client that disconnects must not kill the daemon.
+  ::signal(SIGPIPE, SIG_IGN);
+  return pprofd::Run(*config);
+}

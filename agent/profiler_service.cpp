@@ -1,0 +1,285 @@
+#include "agent/profiler_service.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <map>
+
+#include "agent/profiles/cpu_profile_writer.h"
+#include "base/log.h"
+
+namespace pprofd {
+namespace {
+
+namespace asio = boost::asio;
+
+// The ring buffer is drained on a timer rather than woken per record (a wakeup costs 4-10 us per
+// sample in this VM; DESIGN.md section 5).
+constexpr auto kDrainInterval = std::chrono::milliseconds(20);
+
+int64_t NowNs(clockid_t clock) {
+  timespec ts;
+  ::clock_gettime(clock, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+std::string Percent(uint64_t part, uint64_t whole) {
+  if (whole == 0) return "0%";
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.1f%%", 100.0 * part / whole);
+  return buffer;
+}
+
+}  // namespace
+
+struct ProfilerService::Session {
+  Session(asio::io_context& io) : timer(io) {}
+  int hz = 0;
+  int max_hz_seen = 0;
+  int seconds = 0;
+  int64_t begin_mono_ns = 0;
+  int64_t begin_wall_ns = 0;
+  uint64_t lost_at_begin = 0;
+  http::ProfileCallback done;
+  asio::steady_timer timer;
+};
+
+ProfilerService::ProfilerService(const ProfilerOptions& options, target::TargetProcess target,
+                                 std::unique_ptr<sampling::CpuSampler> sampler)
+    : options_(options),
+      target_(std::move(target)),
+      sampler_(std::move(sampler)),
+      address_space_(target_.pid(), &elf_cache_),
+      unwinder_(&address_space_),
+      normalizer_(&address_space_, &unwinder_),
+      frame_symbolizer_(&normalizer_, nullptr),
+      drain_timer_(io_),
+      pidfd_watch_(io_) {
+  auto kernel_symbols = symbolizer::KernelSymbols::Load();
+  if (kernel_symbols.ok()) {
+    kernel_symbols_ = std::move(*kernel_symbols);
+    frame_symbolizer_ = profiles::FrameSymbolizer(&normalizer_, &*kernel_symbols_);
+  } else {
+    LogWarning("kernel frames will show as addresses: " + kernel_symbols.status().message());
+  }
+  if (Status status = address_space_.Refresh(); !status.ok()) {
+    LogWarning("reading the target's mappings: " + status.message());
+  }
+}
+
+ProfilerService::~ProfilerService() {
+  if (thread_.joinable()) Shutdown("pprofd is shutting down");
+}
+
+void ProfilerService::Start(std::function<void()> on_target_exit) {
+  on_target_exit_ = std::move(on_target_exit);
+  // The stream descriptor would close the pidfd on destruction: give it a duplicate.
+  boost::system::error_code ec;
+  pidfd_watch_.assign(::dup(target_.pidfd()), ec);
+  if (ec) LogWarning("cannot watch the target's pidfd: " + ec.message());
+  WatchTarget();
+  thread_ = std::thread([this] {
+    auto guard = asio::make_work_guard(io_);
+    io_.run();
+  });
+}
+
+void ProfilerService::Shutdown(const std::string& reason) {
+  if (!thread_.joinable()) return;
+  std::promise<void> finished;
+  asio::post(io_, [this, reason, &finished] {
+    stopping_ = true;
+    FinishAll(reason);
+    boost::system::error_code ec;
+    pidfd_watch_.cancel(ec);
+    drain_timer_.cancel();
+    sampler_->Stop();
+    finished.set_value();
+  });
+  finished.get_future().wait();
+  io_.stop();
+  thread_.join();
+}
+
+void ProfilerService::WatchTarget() {
+  pidfd_watch_.async_wait(asio::posix::stream_descriptor::wait_read,
+                          [this](const boost::system::error_code& ec) {
+                            if (ec || stopping_) return;
+                            target_exited_ = true;
+                            LogWarning(StrCat("target process ", target_.pid(), " (",
+                                              target_.name(), ") has exited"));
+                            FinishAll(StrCat("the target process ", target_.pid(),
+                                             " exited during the profile"));
+                            sampler_->Stop();
+                            if (on_target_exit_) on_target_exit_();
+                          });
+}
+
+void ProfilerService::CpuProfile(const http::CpuProfileRequest& request,
+                                 http::ProfileCallback done) {
+  asio::post(io_, [this, request, done = std::move(done)]() mutable {
+    BeginSession(request, std::move(done));
+  });
+}
+
+int ProfilerService::WantedHz() const {
+  int hz = 0;
+  for (const auto& session : sessions_) hz = std::max(hz, session->hz);
+  return hz;
+}
+
+void ProfilerService::BeginSession(const http::CpuProfileRequest& request,
+                                   http::ProfileCallback done) {
+  if (target_exited_ || stopping_) {
+    done(Status::Error(StrCat("target process ", target_.pid(),
+                              " has exited: restart pprofd with the new PID")));
+    return;
+  }
+  auto session = std::make_shared<Session>(io_);
+  session->hz = request.hz;
+  session->seconds = request.seconds;
+  session->done = std::move(done);
+  sessions_.insert(session);
+  // Overlapping requests share the highest rate asked.
+  int hz = WantedHz();
+  if (Status status = sampler_->Start(hz); !status.ok()) {
+    sessions_.erase(session);
+    if (sessions_.empty()) sampler_->Stop();
+    session->done(status);
+    return;
+  }
+  for (const auto& s : sessions_) s->max_hz_seen = std::max(s->max_hz_seen, hz);
+  session->begin_mono_ns = NowNs(CLOCK_MONOTONIC);
+  session->begin_wall_ns = NowNs(CLOCK_REALTIME);
+  session->lost_at_begin = sampler_->LostSamples();
+  session->timer.expires_after(std::chrono::seconds(request.seconds));
+  session->timer.async_wait([this, session](const boost::system::error_code& ec) {
+    if (ec || !sessions_.count(session)) return;
+    FinishSession(session, "");
+  });
+  ScheduleDrain();
+}
+
+void ProfilerService::ScheduleDrain() {
+  if (draining_) return;
+  draining_ = true;
+  drain_timer_.expires_after(kDrainInterval);
+  drain_timer_.async_wait([this](const boost::system::error_code& ec) {
+    draining_ = false;
+    if (ec) return;
+    Drain();
+    if (!sessions_.empty()) ScheduleDrain();
+  });
+}
+
+void ProfilerService::Drain() {
+  const int64_t weight_ns = sampler_->hz() > 0 ? 1000000000LL / sampler_->hz() : 0;
+  sampler_->Drain([&](const sampling::RawCpuSample& raw) {
+    symbolizer::UserRegisters regs{raw.header->ip, raw.header->sp, raw.header->bp};
+    symbolizer::StackCopy stack{raw.header->sp, raw.user_stack};
+    profiles::Stack frames = normalizer_.Normalize(regs, stack, raw.kernel_stack);
+    profiles::StoredSample sample;
+    sample.time_ns = static_cast<int64_t>(raw.header->time_ns);
+    sample.tid = raw.header->tid;
+    sample.stack_id = store_.InternStack(frames);
+    sample.weight_ns = weight_ns;
+    store_.Add(sample);
+    store_.SetThreadName(raw.header->tid, std::string_view(raw.header->comm,
+                                                           strnlen(raw.header->comm, 16)));
+  });
+}
+
+std::optional<uint32_t> ProfilerService::MainModule() {
+  for (const auto& mapping : address_space_.mappings()) {
+    if (mapping.entry.path == address_space_.main_executable()) {
+      return normalizer_.ModuleOf(mapping.entry.start);
+    }
+  }
+  return std::nullopt;
+}
+
+void ProfilerService::FinishSession(const std::shared_ptr<Session>& session,
+                                    const std::string& early_reason) {
+  Drain();
+  sessions_.erase(session);
+  session->timer.cancel();
+  const int64_t end_mono_ns = NowNs(CLOCK_MONOTONIC);
+  std::vector<profiles::StoredSample> window =
+      store_.Window(session->begin_mono_ns, end_mono_ns);
+
+  profiles::CpuProfileMeta meta;
+  meta.hz = session->max_hz_seen;
+  meta.start_wall_ns = session->begin_wall_ns;
+  meta.duration_ns = end_mono_ns - session->begin_mono_ns;
+  meta.comments.push_back(StrCat("pprofd CPU profile of PID ", target_.pid(), " (",
+                                 target_.executable(), "), sampled at ", meta.hz,
+                                 " Hz on the CPU clock of ", sampler_->cpu_count(), " CPUs"));
+  // How complete the stacks are, from the marker frame a stack ends in when unwinding stopped.
+  uint64_t complete = 0;
+  std::map<std::string, uint64_t> incomplete;
+  for (const auto& sample : window) {
+    const profiles::Stack& stack = store_.stack(sample.stack_id);
+    if (!stack.empty() && stack.back().module == profiles::kMarkerModule) {
+      ++incomplete[profiles::MarkerName(static_cast<profiles::Marker>(stack.back().address))];
+    } else {
+      ++complete;
+    }
+  }
+  std::string unwinding = StrCat("stacks unwound to their outermost frame: ", complete, " of ",
+                                 window.size(), " samples (", Percent(complete, window.size()), ")");
+  for (const auto& [marker, count] : incomplete) unwinding += StrCat("; ", marker, ": ", count);
+  meta.comments.push_back(unwinding);
+  uint64_t lost = sampler_->LostSamples() - session->lost_at_begin;
+  if (lost > 0) {
+    meta.comments.push_back(StrCat("lost samples (ring buffer full): ", lost));
+  }
+  if (!early_reason.empty()) {
+    meta.comments.push_back(StrCat(early_reason, ": this profile covers ",
+                                   meta.duration_ns / 1000000, " ms of the ", session->seconds,
+                                   " s asked for"));
+  }
+  proto::ProfileBuilder builder =
+      profiles::BuildCpuProfile(window, store_, frame_symbolizer_, MainModule(), meta);
+  session->done(builder.SerializeGzipped());
+
+  if (sessions_.empty()) {
+    sampler_->Stop();
+    store_.DropBefore(INT64_MAX);
+  } else {
+    int64_t oldest = INT64_MAX;
+    for (const auto& s : sessions_) oldest = std::min(oldest, s->begin_mono_ns);
+    store_.DropBefore(oldest);
+    if (!stopping_ && !target_exited_) (void)sampler_->Start(WantedHz());
+  }
+}
+
+void ProfilerService::FinishAll(const std::string& reason) {
+  auto sessions = sessions_;
+  for (const auto& session : sessions) FinishSession(session, reason);
+}
+
+void ProfilerService::LookupSymbols(const std::vector<uint64_t>& addresses,
+                                    http::SymbolCallback done) {
+  asio::post(io_, [this, addresses, done = std::move(done)] {
+    std::vector<std::string> names;
+    names.reserve(addresses.size());
+    for (uint64_t address : addresses) {
+      const symbolizer::Mapping* mapping = address_space_.Find(address);
+      std::string name;
+      if (mapping != nullptr && mapping->elf) {
+        auto frames = mapping->elf->Symbolize(mapping->VaddrOf(address));
+        // The outermost frame is the function the address really lies in.
+        if (!frames.empty()) name = frames.back().function;
+      }
+      names.push_back(std::move(name));
+    }
+    done(std::move(names));
+  });
+}
+
+}  // namespace pprofd

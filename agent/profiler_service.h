@@ -1,0 +1,92 @@
+// The profiler: owns the sampler, the target's address space, the unwinder and the symbolizer,
+// all on one thread (libdw is not thread-safe, and one owner needs no locks). The HTTP thread
+// posts requests here; results go back through callbacks.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "agent/http/pprof_backend.h"
+#include "agent/profiles/frame_symbolizer.h"
+#include "agent/profiles/sample_store.h"
+#include "agent/profiles/stack_normalizer.h"
+#include "agent/sampling/cpu_sampler.h"
+#include "agent/target/target_process.h"
+#include "symbolizer/address_space.h"
+#include "symbolizer/elf_cache.h"
+#include "symbolizer/kallsyms.h"
+#include "symbolizer/unwinder.h"
+
+namespace pprofd {
+
+struct ProfilerOptions {
+  int default_hz = 99;
+  int max_hz = 1000;
+  int max_seconds = 600;
+};
+
+class ProfilerService : public http::PprofBackend {
+ public:
+  ProfilerService(const ProfilerOptions& options, target::TargetProcess target,
+                  std::unique_ptr<sampling::CpuSampler> sampler);
+  ~ProfilerService() override;
+
+  // Starts the profiler thread. `on_target_exit` runs on that thread once the target has exited
+  // and every in-flight profile has been answered.
+  void Start(std::function<void()> on_target_exit);
+  // Answers every in-flight profile with what it has collected (saying so in its comments),
+  // detaches the sampler and stops the thread. Blocks until done; call from another thread.
+  void Shutdown(const std::string& reason);
+
+  // http::PprofBackend
+  void CpuProfile(const http::CpuProfileRequest& request, http::ProfileCallback done) override;
+  void LookupSymbols(const std::vector<uint64_t>& addresses, http::SymbolCallback done) override;
+  StatusOr<std::string> Cmdline() override { return target_.Cmdline(); }
+  int default_hz() const override { return options_.default_hz; }
+  int max_hz() const override { return options_.max_hz; }
+  int max_seconds() const override { return options_.max_seconds; }
+
+  const target::TargetProcess& target() const { return target_; }
+
+ private:
+  struct Session;
+
+  void BeginSession(const http::CpuProfileRequest& request, http::ProfileCallback done);
+  void FinishSession(const std::shared_ptr<Session>& session, const std::string& early_reason);
+  void FinishAll(const std::string& reason);
+  void ScheduleDrain();
+  void Drain();
+  void WatchTarget();
+  int WantedHz() const;
+  std::optional<uint32_t> MainModule();
+
+  ProfilerOptions options_;
+  target::TargetProcess target_;
+  boost::asio::io_context io_;
+  std::unique_ptr<sampling::CpuSampler> sampler_;
+  symbolizer::ElfCache elf_cache_;
+  symbolizer::AddressSpace address_space_;
+  symbolizer::Unwinder unwinder_;
+  std::optional<symbolizer::KernelSymbols> kernel_symbols_;
+  profiles::StackNormalizer normalizer_;
+  profiles::FrameSymbolizer frame_symbolizer_;
+  profiles::SampleStore store_;
+  boost::asio::steady_timer drain_timer_;
+  boost::asio::posix::stream_descriptor pidfd_watch_;
+  std::set<std::shared_ptr<Session>> sessions_;
+  bool draining_ = false;
+  bool target_exited_ = false;
+  bool stopping_ = false;
+  std::function<void()> on_target_exit_;
+  std::thread thread_;
+};
+
+}  // namespace pprofd

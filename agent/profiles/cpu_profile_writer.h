@@ -1,0 +1,29 @@
+// Assembles the pprof CPU profile of one request window (DESIGN.md section 4): sample types
+// samples/count and cpu/nanoseconds, thread labels, mapping[0] the main executable.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/profiles/frame_symbolizer.h"
+#include "agent/profiles/sample_store.h"
+#include "proto/profile_builder.h"
+
+namespace pprofd::profiles {
+
+struct CpuProfileMeta {
+  int hz = 99;
+  int64_t start_wall_ns = 0;  // wall clock when the window began
+  int64_t duration_ns = 0;
+  std::vector<std::string> comments;
+};
+
+// Returns the builder so callers can serialize (gzip) or inspect it.
+proto::ProfileBuilder BuildCpuProfile(const std::vector<StoredSample>& samples,
+                                      const SampleStore& store, FrameSymbolizer& symbolizer,
+                                      std::optional<uint32_t> main_module,
+                                      const CpuProfileMeta& meta);
+
+}  // namespace pprofd::profiles

@@ -1,0 +1,47 @@
+// Turns normalized frames into pprof mappings and locations with functions, files, lines and
+// inline chains. Results are cached per (file identity, address) across requests: a profile
+// symbolizes each unique address once, and a second profile of the same code almost never
+// touches DWARF.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "agent/profiles/frames.h"
+#include "agent/profiles/stack_normalizer.h"
+#include "proto/profile_builder.h"
+#include "symbolizer/kallsyms.h"
+
+namespace pprofd::profiles {
+
+class FrameSymbolizer {
+ public:
+  // `kernel_symbols` may be null (kallsyms unreadable): kernel frames then show as addresses.
+  FrameSymbolizer(StackNormalizer* normalizer, const symbolizer::KernelSymbols* kernel_symbols);
+
+  // Lines for `frame`, innermost first; a single line naming the module and offset when the
+  // address lies in no function.
+  const std::vector<proto::LineInfo>& Lines(const Frame& frame);
+  // The pprof mapping describing the module of `frame` (memory range, file, build-id, has_*).
+  proto::MappingInfo MappingFor(uint32_t module_id) const;
+  // "libfoo.so+0x1a2b": what a frame is called when no symbol covers it.
+  std::string ModuleOffsetName(const UserModule& module, uint64_t address) const;
+
+  size_t cache_size() const { return cache_.size(); }
+  uint64_t cache_hits() const { return cache_hits_; }
+
+ private:
+  std::vector<proto::LineInfo> Symbolize(const Frame& frame);
+
+  StackNormalizer* normalizer_;
+  const symbolizer::KernelSymbols* kernel_symbols_;
+  // Key: build-id (or path when none) and link-time address; kernel and markers use their own.
+  std::map<std::pair<std::string, uint64_t>, std::vector<proto::LineInfo>> cache_;
+  uint64_t cache_hits_ = 0;
+};
+
+}  // namespace pprofd::profiles

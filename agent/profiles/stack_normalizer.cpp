@@ -1,0 +1,76 @@
+#include "agent/profiles/stack_normalizer.h"
+
+namespace pprofd::profiles {
+namespace {
+
+Marker MarkerFor(symbolizer::UnwindEnd end) {
+  switch (end) {
+    case symbolizer::UnwindEnd::kTruncated:
+      return Marker::kUnwindTruncated;
+    case symbolizer::UnwindEnd::kNoCfi:
+      return Marker::kUnwindNoCfi;
+    case symbolizer::UnwindEnd::kUnknownMapping:
+      return Marker::kUnwindUnknownMapping;
+    case symbolizer::UnwindEnd::kBadFrame:
+      return Marker::kUnwindBadFrame;
+    case symbolizer::UnwindEnd::kMaxDepth:
+    case symbolizer::UnwindEnd::kComplete:
+      break;
+  }
+  return Marker::kUnwindMaxDepth;
+}
+
+}  // namespace
+
+StackNormalizer::StackNormalizer(symbolizer::AddressSpace* address_space,
+                                 symbolizer::Unwinder* unwinder)
+    : address_space_(address_space), unwinder_(unwinder) {}
+
+uint32_t StackNormalizer::ModuleIdFor(const symbolizer::Mapping& mapping) {
+  auto key = std::make_tuple(mapping.entry.start, mapping.entry.file_offset, mapping.entry.inode,
+                             mapping.entry.path);
+  auto [it, inserted] =
+      module_ids_.try_emplace(key, kFirstUserModule + static_cast<uint32_t>(modules_.size()));
+  if (inserted) modules_.push_back(UserModule{mapping});
+  return it->second;
+}
+
+std::optional<uint32_t> StackNormalizer::ModuleOf(uint64_t address) {
+  const symbolizer::Mapping* mapping = address_space_->Find(address);
+  if (mapping == nullptr) return std::nullopt;
+  return ModuleIdFor(*mapping);
+}
+
+Stack StackNormalizer::Normalize(const symbolizer::UserRegisters& regs,
+                                 const symbolizer::StackCopy& stack,
+                                 std::span<const uint64_t> kernel_stack) {
+  Stack frames;
+  for (uint64_t address : kernel_stack) {
+    if (address == 0) break;
+    frames.push_back(Frame{kKernelModule, address});
+  }
+  ++stats_.samples;
+  if (regs.ip == 0) {
+    // A thread exiting or a kernel-only context: nothing user-side to show.
+    frames.push_back(Frame{kMarkerModule, static_cast<uint64_t>(Marker::kNoUserStack)});
+    ++stats_.failures["no user stack"];
+    return frames;
+  }
+  symbolizer::UnwindResult unwound = unwinder_->Unwind(regs, stack);
+  for (size_t i = 0; i < unwound.pcs.size(); ++i) {
+    // Return addresses point after the call; step back into it.
+    uint64_t address = i == 0 ? unwound.pcs[i] : unwound.pcs[i] - 1;
+    const symbolizer::Mapping* mapping = address_space_->Find(address);
+    frames.push_back(mapping ? Frame{ModuleIdFor(*mapping), address}
+                             : Frame{kUnknownModule, address});
+  }
+  if (unwound.end == symbolizer::UnwindEnd::kComplete) {
+    ++stats_.complete;
+  } else {
+    frames.push_back(Frame{kMarkerModule, static_cast<uint64_t>(MarkerFor(unwound.end))});
+    ++stats_.failures[std::string(symbolizer::UnwindEndName(unwound.end))];
+  }
+  return frames;
+}
+
+}  // namespace pprofd::profiles

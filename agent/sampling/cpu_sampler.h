@@ -1,0 +1,82 @@
+// Owns the CPU sampler BPF program: loaded once at start-up (so a missing capability or BTF fails
+// early), attached to the CPU clock of every online CPU only while a profile needs it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "base/status.h"
+#include "cpu_sample_abi.h"
+
+struct cpu_sampler;
+struct bpf_link;
+struct ring_buffer;
+
+namespace pprofd::sampling {
+
+struct CpuSamplerOptions {
+  pid_t target_pid = 0;  // as seen in the agent's PID namespace
+  uint32_t stack_bytes = 16384;
+  int max_hz = 1000;  // sizes the ring buffer
+};
+
+// A record as it arrived from the ring buffer; valid during the callback only.
+struct RawCpuSample {
+  const pprofd_cpu_sample* header;
+  std::span<const uint64_t> kernel_stack;
+  std::span<const uint8_t> user_stack;
+};
+
+class CpuSampler {
+ public:
+  static StatusOr<std::unique_ptr<CpuSampler>> Create(const CpuSamplerOptions& options);
+  ~CpuSampler();
+  CpuSampler(const CpuSampler&) = delete;
+  CpuSampler& operator=(const CpuSampler&) = delete;
+
+  // Attaches to every online CPU at `hz`; when already attached at another rate, re-attaches.
+  Status Start(int hz);
+  // Detaches everything: zero cost while idle.
+  void Stop();
+  bool running() const { return !links_.empty(); }
+  int hz() const { return hz_; }
+  int cpu_count() const { return static_cast<int>(cpus_.size()); }
+  size_t ring_bytes() const { return ring_bytes_; }
+
+  // Calls `on_sample` for every record waiting in the ring buffer, on the calling thread.
+  // Returns the number of records consumed.
+  int Drain(const std::function<void(const RawCpuSample&)>& on_sample);
+  // Samples the BPF program dropped because the ring buffer was full, since load.
+  uint64_t LostSamples() const;
+
+ private:
+  CpuSampler() = default;
+  static int OnRecord(void* context, void* data, size_t size);
+
+  struct SkeletonDeleter {
+    void operator()(cpu_sampler* skeleton) const;
+  };
+  struct RingBufferDeleter {
+    void operator()(ring_buffer* ring) const;
+  };
+  struct LinkDeleter {
+    void operator()(bpf_link* link) const;
+  };
+
+  // Destruction order: links, then the ring buffer reader, then the skeleton.
+  std::unique_ptr<cpu_sampler, SkeletonDeleter> skeleton_;
+  std::unique_ptr<ring_buffer, RingBufferDeleter> ring_;
+  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
+  std::vector<int> cpus_;
+  int hz_ = 0;
+  size_t ring_bytes_ = 0;
+  uint32_t stack_bytes_ = 0;
+  const std::function<void(const RawCpuSample&)>* on_sample_ = nullptr;
+};
+
+}  // namespace pprofd::sampling

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0
+/* CPU sampler: runs on the software CPU clock of every online CPU; for the target's threads, hands
+ * user space the registers unwinding needs, a copy of the top of the user stack and the kernel
+ * stack. Unwinding happens in user space with DWARF CFI (most binaries have no frame pointers). */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "cpu_sample_abi.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by user space before load. The tgid is compared as seen from the agent's PID namespace so a
+ * sidecar in another namespace (shared-PID pod) filters correctly. */
+const volatile __u32 target_tgid = 0;
+const volatile __u64 pidns_dev = 0;
+const volatile __u64 pidns_ino = 0;
+/* A multiple of PPROFD_PAGE_SIZE, at most PPROFD_MAX_STACK_BYTES. */
+const volatile __u32 stack_bytes = 16384;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by user space before load */
+} samples SEC(".maps");
+
+/* Samples dropped because the ring buffer was full; per CPU to avoid contention. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost_samples SEC(".maps");
+
+static __always_inline void count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *lost = bpf_map_lookup_elem(&lost_samples, &zero);
+
+	if (lost)
+		__sync_fetch_and_add(lost, 1);
+}
+
+/* One large read fails as a whole when the range crosses the end of the stack mapping (always
+ * true near the top of the main thread's stack): then copy page by page up to the first page that
+ * cannot be read. Returns the number of bytes copied. */
+static __always_inline __u32 copy_user_stack(struct pprofd_cpu_sample *s, __u64 sp)
+{
+	__u32 limit = stack_bytes;
+	__u32 copied;
+	__u32 first;
+
+	if (limit > PPROFD_MAX_STACK_BYTES)
+		return 0;
+	if (bpf_probe_read_user(s->user_stack, limit, (const void *)sp) == 0)
+		return limit;
+
+	first = PPROFD_PAGE_SIZE - (sp & (PPROFD_PAGE_SIZE - 1));
+	if (first > limit)
+		return 0;
+	if (bpf_probe_read_user(s->user_stack, first, (const void *)sp) != 0)
+		return 0;
+	copied = first;
+	for (int i = 0; i < PPROFD_MAX_STACK_BYTES / PPROFD_PAGE_SIZE; i++) {
+		if (copied > limit - PPROFD_PAGE_SIZE)
+			break;
+		if (copied > PPROFD_MAX_STACK_BYTES - PPROFD_PAGE_SIZE)
+			break;
+		if (bpf_probe_read_user(s->user_stack + copied, PPROFD_PAGE_SIZE,
+					(const void *)(sp + copied)) != 0)
+			break;
+		copied += PPROFD_PAGE_SIZE;
+	}
+	return copied;
+}
+
+SEC("perf_event")
+int sample_cpu(struct bpf_perf_event_data *ctx)
+{
+	struct bpf_pidns_info ns = {};
+	struct pprofd_cpu_sample *s;
+	struct task_struct *task;
+	struct pt_regs *user_regs;
+	__u64 sampled_ip;
+
+	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) != 0)
+		return 0;
+	if (ns.tgid != target_tgid)
+		return 0;
+
+	s = bpf_ringbuf_reserve(&samples, sizeof(*s) + stack_bytes, 0);
+	if (!s) {
+		count_lost();
+		return 0;
+	}
+
+	s->time_ns = bpf_ktime_get_ns();
+	s->tgid = ns.tgid;
+	s->tid = ns.pid;
+	s->flags = 0;
+	s->reserved = 0;
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
+
+	/* The task's saved user-mode registers: equal to the sampled ones when the sample hit user
+	 * code, and the state at kernel entry when it hit a system call or fault. */
+	task = bpf_get_current_task_btf();
+	user_regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	s->ip = BPF_CORE_READ(user_regs, ip);
+	s->sp = BPF_CORE_READ(user_regs, sp);
+	s->bp = BPF_CORE_READ(user_regs, bp);
+
+	/* Kernel addresses have the top bit set on x86-64; cheaper than reading the u16 cs. */
+	sampled_ip = ctx->regs.ip;
+	s->kernel_stack_len = 0;
+	if (sampled_ip >> 63) {
+		s->flags |= PPROFD_SAMPLE_IN_KERNEL;
+		s->kernel_stack_len = bpf_get_stack(ctx, s->kernel_stack, sizeof(s->kernel_stack), 0);
+	}
+
+	s->user_stack_len = copy_user_stack(s, s->sp);
+	if (s->user_stack_len < stack_bytes)
+		s->flags |= PPROFD_SAMPLE_USER_STACK_PARTIAL;
+
+	/* No wakeup: user space drains on a timer; a wakeup per record costs 4-10 us here. */
+	bpf_ringbuf_submit(s, BPF_RB_NO_WAKEUP);
+	return 0;
+}
