@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs pprofd's build and test dependencies from Debian 12's packages. Idempotent: does
+# nothing when everything is already there.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  clang llvm libbpf-dev bpftool
+  libboost-dev libprotobuf-dev protobuf-compiler
+  libdw-dev libelf-dev zlib1g-dev
+  catch2
+  golang-go        # `go tool pprof`, the client the end-to-end tests use
+  binutils elfutils xz-utils util-linux libcap2-bin
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root (sudo $0)" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds pprofd and runs every test: unit and end-to-end (real BPF, real `go tool pprof`).
+# Needs root (or CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE): the end-to-end tests fail without it.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+"$root/packaging/build.sh"
+cd "$root/build"
+ctest --output-on-failure --timeout 600 "$@"
