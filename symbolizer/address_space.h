@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/scoped_fd.h"
 #include "base/status.h"
 #include "symbolizer/elf_cache.h"
 #include "symbolizer/elf_file.h"
@@ -24,18 +25,23 @@ struct Mapping {
   // entry.start corresponds to this link-time address in `elf` (valid when elf is set).
   uint64_t vaddr_at_start = 0;
 
-  uint64_t FileOffsetOf(uint64_t address) const { return address - entry.start + entry.file_offset; }
+  uint64_t FileOffsetOf(uint64_t address) const {
+    return address - entry.start + entry.file_offset;
+  }
   uint64_t VaddrOf(uint64_t address) const { return address - entry.start + vaddr_at_start; }
 };
 
 class AddressSpace {
  public:
-  // `proc_root` is "/proc" normally; tests may point it elsewhere.
+  // Files are opened as /proc/PID/root + path, so a target in another mount namespace works.
+  // Nothing is read until Refresh() or the first Find().
   AddressSpace(pid_t pid, ElfCache* cache,
                std::chrono::milliseconds min_refresh_interval = std::chrono::milliseconds(100));
 
   Status Refresh();
-  // The executable mapping containing `address`, refreshing once on a miss; null if none.
+  // The executable mapping containing `address`, re-reading the maps on a miss (at most once per
+  // `min_refresh_interval`); null if none. The pointer is valid until the next Find or Refresh.
+  // [vdso] has an ElfFile read from the target's memory; anonymous code (JIT) has none.
   const Mapping* Find(uint64_t address);
   const std::vector<Mapping>& mappings() const { return mappings_; }
   // The main executable's path as /proc/PID/exe names it (for mapping[0]).
@@ -49,6 +55,14 @@ class AddressSpace {
   std::chrono::steady_clock::time_point last_refresh_{};
   std::vector<Mapping> mappings_;  // executable mappings only, sorted by start
   std::string main_executable_;
+  // The [vdso] image copied out of the target's memory into a memfd (it has no file on disk). It
+  // never changes during the life of a process, so it is read once.
+  ScopedFd vdso_fd_;
+  std::shared_ptr<ElfFile> vdso_elf_;
+  bool vdso_tried_ = false;
+
+  const Mapping* Search(uint64_t address) const;
+  std::shared_ptr<ElfFile> OpenVdso(const MapEntry& entry);
 };
 
 }  // namespace pprofd::symbolizer

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -21,13 +22,15 @@ class ElfCache {
   // retried on every sample) until Clear().
   StatusOr<std::shared_ptr<ElfFile>> Get(const std::string& path, const std::string& root);
   void Clear();
+  // Number of distinct files (stat identities) remembered, opened or failed.
   size_t size() const;
 
  private:
+  // (device, inode, size, mtime in ns): a file replaced in place (package upgrade) is a new key.
   using FileKey = std::tuple<dev_t, ino_t, off_t, int64_t>;
   std::map<FileKey, std::shared_ptr<ElfFile>> by_file_;
   std::map<std::string, std::weak_ptr<ElfFile>> by_build_id_;
-  std::map<std::string, std::string> failures_;  // path -> error message
+  std::map<FileKey, Status> failures_;
 };
 
 }  // namespace pprofd::symbolizer

@@ -1,1 +1,170 @@
-// placeholder
+#include "symbolizer/elf_file.h"
+
+#include <gelf.h>
+#include <unistd.h>
+
+#include <optional>
+
+#include "base/log.h"
+#include "symbolizer/debug_file.h"
+#include "symbolizer/debug_info.h"
+#include "symbolizer/demangle.h"
+#include "symbolizer/elf_util.h"
+#include "symbolizer/symbol_table.h"
+
+namespace pprofd::symbolizer {
+namespace {
+
+struct LoadSegment {
+  uint64_t offset = 0;
+  uint64_t file_size = 0;
+  uint64_t vaddr = 0;
+};
+
+uint64_t PageSize() {
+  static const uint64_t kPageSize = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  return kPageSize;
+}
+
+}  // namespace
+
+// Member order is destruction order reversed: the CFI and Dwarf handles go before the alternate
+// Dwarf they reference, and every Elf before the fd it reads.
+struct ElfFile::Impl {
+  OpenedElf main;
+  std::optional<DebugFile> debug;
+  std::optional<DebugFile> alt;
+  DwarfPtr alt_dwarf;
+  DwarfPtr dwarf;
+  DwarfCfiPtr eh_frame;
+  std::vector<LoadSegment> segments;
+  std::unique_ptr<DebugInfo> debug_info;  // null without DWARF
+  bool symbols_loaded = false;
+  SymbolTable symbols;
+
+  Elf* debug_elf() const { return debug ? debug->opened.elf.get() : nullptr; }
+  void LoadSymbols();
+};
+
+void ElfFile::Impl::LoadSymbols() {
+  if (symbols_loaded) return;
+  symbols_loaded = true;
+  size_t count = symbols.AddFromElf(main.elf.get(), SHT_SYMTAB);
+  if (Elf* elf = debug_elf()) count += symbols.AddFromElf(elf, SHT_SYMTAB);
+  // .dynsym is a subset of .symtab; it matters only once .symtab is stripped.
+  if (count == 0) symbols.AddFromElf(main.elf.get(), SHT_DYNSYM);
+  symbols.Finish();
+}
+
+ElfFile::~ElfFile() = default;
+
+StatusOr<std::shared_ptr<ElfFile>> ElfFile::Open(const std::string& path, const std::string& root) {
+  auto opened = OpenElf(path);
+  if (!opened.ok()) return opened.status();
+  std::shared_ptr<ElfFile> file(new ElfFile());
+  file->impl_ = std::make_unique<Impl>();
+  Impl& impl = *file->impl_;
+  impl.main = std::move(opened).value();
+  Elf* elf = impl.main.elf.get();
+  file->path_ = path;
+
+  GElf_Ehdr ehdr;
+  if (gelf_getehdr(elf, &ehdr) == nullptr) {
+    return Status::Error(StrCat(path, ": bad ELF header: ", elf_errmsg(-1)));
+  }
+  file->position_independent_ = ehdr.e_type == ET_DYN;
+
+  size_t phnum = 0;
+  if (elf_getphdrnum(elf, &phnum) == 0) {
+    for (size_t i = 0; i < phnum; ++i) {
+      GElf_Phdr phdr;
+      if (gelf_getphdr(elf, static_cast<int>(i), &phdr) != nullptr && phdr.p_type == PT_LOAD) {
+        impl.segments.push_back(LoadSegment{phdr.p_offset, phdr.p_filesz, phdr.p_vaddr});
+      }
+    }
+  }
+
+  file->build_id_ = ReadBuildId(elf);
+  impl.eh_frame.reset(dwarf_getcfi_elf(elf));
+  file->eh_frame_cfi_ = impl.eh_frame.get();
+
+  impl.debug = FindDebugFile(path, root, elf, file->build_id_);
+  Elf* dwarf_elf = impl.debug ? impl.debug_elf() : elf;
+  impl.dwarf.reset(dwarf_begin_elf(dwarf_elf, DWARF_C_READ, nullptr));
+  if (impl.dwarf == nullptr && dwarf_elf != elf) {
+    dwarf_elf = elf;
+    impl.dwarf.reset(dwarf_begin_elf(elf, DWARF_C_READ, nullptr));
+  }
+  if (impl.dwarf != nullptr) {
+    impl.alt = FindAltDebugFile(root, dwarf_elf);
+    if (impl.alt) {
+      impl.alt_dwarf.reset(dwarf_begin_elf(impl.alt->opened.elf.get(), DWARF_C_READ, nullptr));
+      if (impl.alt_dwarf != nullptr) dwarf_setalt(impl.dwarf.get(), impl.alt_dwarf.get());
+    }
+    // Owned by the Dwarf; null when there is no .debug_frame.
+    file->debug_frame_cfi_ = dwarf_getcfi(impl.dwarf.get());
+    impl.debug_info = std::make_unique<DebugInfo>(impl.dwarf.get());
+    file->has_line_info_ = HasSectionWithData(dwarf_elf, ".debug_line") ||
+                           HasSectionWithData(dwarf_elf, ".zdebug_line");
+  }
+
+  file->has_functions_ =
+      HasFunctionSymbols(elf, SHT_SYMTAB) || HasFunctionSymbols(elf, SHT_DYNSYM) ||
+      (impl.debug_elf() != nullptr && HasFunctionSymbols(impl.debug_elf(), SHT_SYMTAB)) ||
+      (impl.debug_info != nullptr && impl.debug_info->has_code());
+  return file;
+}
+
+std::optional<uint64_t> ElfFile::FileOffsetToVaddr(uint64_t file_offset) const {
+  const auto& segments = impl_->segments;
+  for (const LoadSegment& s : segments) {
+    if (file_offset >= s.offset && file_offset - s.offset < s.file_size) {
+      return file_offset - s.offset + s.vaddr;
+    }
+  }
+  // Mappings start at page boundaries, so a mapping's offset may lie in the page before its
+  // segment's p_offset; the mapping still maps that segment.
+  uint64_t page_mask = ~(PageSize() - 1);
+  for (const LoadSegment& s : segments) {
+    if (file_offset >= (s.offset & page_mask) && file_offset < s.offset + s.file_size) {
+      return file_offset - s.offset + s.vaddr;
+    }
+  }
+  return std::nullopt;
+}
+
+// GCC gives static C++ functions no DW_AT_linkage_name, though the symbol table has their mangled
+// name; take it from there so a function is named alike with and without DWARF.
+void ElfFile::AdoptMangledName(SourceFrame& frame, uint64_t vaddr) {
+  if (frame.system_name != frame.function) return;  // already has a mangled name
+  impl_->LoadSymbols();
+  const SymbolTable::Symbol* symbol = impl_->symbols.Find(vaddr);
+  if (symbol == nullptr || !symbol->name.starts_with("_Z")) return;
+  std::string demangled = Demangle(symbol->name);
+  if (demangled.size() <= frame.function.size() ||
+      demangled.compare(0, frame.function.size(), frame.function) != 0 ||
+      demangled[frame.function.size()] != '(') {
+    return;
+  }
+  frame.function = std::move(demangled);
+  frame.system_name = std::string(symbol->name);
+}
+
+std::vector<SourceFrame> ElfFile::Symbolize(uint64_t vaddr) {
+  if (impl_->debug_info != nullptr) {
+    std::vector<SourceFrame> frames = impl_->debug_info->Symbolize(vaddr);
+    if (!frames.empty()) {
+      AdoptMangledName(frames.back(), vaddr);
+      return frames;
+    }
+  }
+  impl_->LoadSymbols();
+  const SymbolTable::Symbol* symbol = impl_->symbols.Find(vaddr);
+  if (symbol == nullptr) return {};
+  SourceFrame frame;
+  frame.system_name = std::string(symbol->name);
+  frame.function = Demangle(symbol->name);
+  return {std::move(frame)};
+}
+
+}  // namespace pprofd::symbolizer

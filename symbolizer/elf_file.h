@@ -63,6 +63,7 @@ class ElfFile {
 
  private:
   ElfFile() = default;
+  void AdoptMangledName(SourceFrame& frame, uint64_t vaddr);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string path_;

@@ -23,9 +23,12 @@ class KernelSymbols {
   static StatusOr<KernelSymbols> Parse(std::string_view text);
   static StatusOr<KernelSymbols> Load();  // reads /proc/kallsyms
 
-  // The symbol whose range [address, next symbol) contains `address`; null if none.
+  // The symbol whose range [address, next symbol) contains `address`; null if none, before the
+  // first symbol, past the last one or from _etext on (the gap up to the modules).
   const KernelSymbol* Find(uint64_t address) const;
   size_t size() const { return symbols_.size(); }
+  // Sorted by address.
+  const std::vector<KernelSymbol>& symbols() const { return symbols_; }
 
  private:
   std::vector<KernelSymbol> symbols_;

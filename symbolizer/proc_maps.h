@@ -21,7 +21,8 @@ struct MapEntry {
   uint32_t dev_major = 0;
   uint32_t dev_minor = 0;
   uint64_t inode = 0;
-  std::string path;  // "" for anonymous, "[stack]", "[vdso]", "/usr/lib/x.so (deleted)" kept verbatim
+  // "" for anonymous, "[stack]", "[vdso]", "/usr/lib/x.so (deleted)": kept verbatim.
+  std::string path;
 };
 
 StatusOr<std::vector<MapEntry>> ParseProcMaps(std::string_view text);

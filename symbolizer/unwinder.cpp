@@ -1,1 +1,236 @@
-// placeholder
+#include "symbolizer/unwinder.h"
+
+#include <unordered_map>
+
+#include "symbolizer/dwarf_expr.h"
+#include "symbolizer/frame_rule.h"
+
+namespace pprofd::symbolizer {
+namespace {
+
+// Rules of ~64k distinct pcs; past that the cache starts over (a profile touches far fewer).
+constexpr size_t kMaxCachedRules = 1 << 16;
+
+struct RuleKey {
+  const ElfFile* elf;
+  uint64_t vaddr;
+  bool operator==(const RuleKey&) const = default;
+};
+
+struct RuleKeyHash {
+  size_t operator()(const RuleKey& key) const {
+    uint64_t h = reinterpret_cast<uintptr_t>(key.elf) * 0x9e3779b97f4a7c15ULL;
+    return static_cast<size_t>(h ^ (key.vaddr * 0xff51afd7ed558ccdULL) ^ (key.vaddr >> 29));
+  }
+};
+
+enum class StepStatus { kOk, kOutOfStack, kUnsupported, kComplete };
+
+StepStatus FromExpr(ExprStatus status) {
+  return status == ExprStatus::kOutOfStack ? StepStatus::kOutOfStack : StepStatus::kUnsupported;
+}
+
+StepStatus EvalCfa(const FrameRule& rule, const KnownRegisters& regs, const StackMemory& memory,
+                   uint64_t* cfa) {
+  const ValueRule& r = rule.cfa;
+  if (r.kind == RuleKind::kRegOffset) {
+    uint64_t base = 0;
+    if (!RegisterValue(regs, r.reg, &base)) return StepStatus::kUnsupported;
+    *cfa = base + static_cast<uint64_t>(r.offset);
+    return StepStatus::kOk;
+  }
+  if (r.kind != RuleKind::kValExpression) return StepStatus::kUnsupported;
+  ExprStatus s = EvaluateDwarfExpr(std::span(rule.exprs).subspan(r.expr_begin, r.expr_size), regs,
+                                   nullptr, memory, cfa);
+  return s == ExprStatus::kOk ? StepStatus::kOk : FromExpr(s);
+}
+
+// The caller's value of one register. kComplete means the rule says "undefined".
+StepStatus EvalRegister(const FrameRule& rule, const ValueRule& r, uint64_t current,
+                        const KnownRegisters& regs, uint64_t cfa, const StackMemory& memory,
+                        uint64_t* value) {
+  switch (r.kind) {
+    case RuleKind::kUndefined:
+      return StepStatus::kComplete;
+    case RuleKind::kSameValue:
+      *value = current;
+      return StepStatus::kOk;
+    case RuleKind::kRegOffset: {
+      uint64_t base = 0;
+      if (!RegisterValue(regs, r.reg, &base)) return StepStatus::kUnsupported;
+      *value = base + static_cast<uint64_t>(r.offset);
+      return StepStatus::kOk;
+    }
+    case RuleKind::kAtCfaOffset:
+      return memory.Read(cfa + static_cast<uint64_t>(r.offset), 8, value) ? StepStatus::kOk
+                                                                          : StepStatus::kOutOfStack;
+    case RuleKind::kValCfaOffset:
+      *value = cfa + static_cast<uint64_t>(r.offset);
+      return StepStatus::kOk;
+    case RuleKind::kExpression:
+    case RuleKind::kValExpression: {
+      uint64_t result = 0;
+      ExprStatus s = EvaluateDwarfExpr(std::span(rule.exprs).subspan(r.expr_begin, r.expr_size),
+                                       regs, &cfa, memory, &result);
+      if (s != ExprStatus::kOk) return FromExpr(s);
+      if (r.kind == RuleKind::kValExpression) {
+        *value = result;
+        return StepStatus::kOk;
+      }
+      return memory.Read(result, 8, value) ? StepStatus::kOk : StepStatus::kOutOfStack;
+    }
+  }
+  return StepStatus::kUnsupported;
+}
+
+UnwindEnd EndOf(StepStatus status) {
+  switch (status) {
+    case StepStatus::kOutOfStack:
+      return UnwindEnd::kTruncated;
+    case StepStatus::kComplete:
+      return UnwindEnd::kComplete;
+    default:
+      return UnwindEnd::kBadFrame;
+  }
+}
+
+}  // namespace
+
+std::string_view UnwindEndName(UnwindEnd end) {
+  switch (end) {
+    case UnwindEnd::kComplete:
+      return "complete";
+    case UnwindEnd::kTruncated:
+      return "truncated";
+    case UnwindEnd::kNoCfi:
+      return "no CFI";
+    case UnwindEnd::kUnknownMapping:
+      return "unknown mapping";
+    case UnwindEnd::kBadFrame:
+      return "bad frame";
+    case UnwindEnd::kMaxDepth:
+      return "max depth";
+  }
+  return "unknown";
+}
+
+struct Unwinder::Impl {
+  std::unordered_map<RuleKey, FrameRule, RuleKeyHash> rules;
+  // Keeps every ElfFile named by a cached key alive, so its address cannot be reused by another
+  // file while the key is in the cache.
+  std::unordered_map<const ElfFile*, std::shared_ptr<ElfFile>> pinned;
+
+  const FrameRule& Get(const std::shared_ptr<ElfFile>& elf, uint64_t vaddr) {
+    RuleKey key{elf.get(), vaddr};
+    auto it = rules.find(key);
+    if (it != rules.end()) return it->second;
+    if (rules.size() >= kMaxCachedRules) {
+      rules.clear();
+      pinned.clear();
+    }
+    pinned.emplace(elf.get(), elf);
+    FrameRule rule = LookUpFrameRule(elf->eh_frame_cfi(), elf->debug_frame_cfi(), vaddr);
+    return rules.emplace(key, std::move(rule)).first->second;
+  }
+};
+
+Unwinder::Unwinder(AddressSpace* address_space)
+    : address_space_(address_space), impl_(std::make_shared<Impl>()) {}
+
+UnwindResult Unwinder::Unwind(const UserRegisters& user_regs, const StackCopy& stack,
+                              size_t max_frames) {
+  UnwindResult result;
+  const StackMemory memory(stack.start, stack.bytes);
+  KnownRegisters regs{user_regs.ip, user_regs.sp, user_regs.bp, /*bp_valid=*/true};
+  // The sampled pc is exact; a return address points after its call, so look up pc - 1 (which
+  // still lies in the calling function even when the call is its last instruction).
+  bool exact_pc = true;
+  result.pcs.push_back(regs.ip);
+  for (;;) {
+    if (result.pcs.size() >= max_frames) {
+      result.end = UnwindEnd::kMaxDepth;
+      return result;
+    }
+    const Mapping* mapping = address_space_->Find(regs.ip);
+    if (mapping == nullptr) {
+      result.end = UnwindEnd::kUnknownMapping;
+      return result;
+    }
+    uint64_t caller_ip = 0;
+    uint64_t caller_sp = 0;
+    KnownRegisters caller = regs;
+    bool caller_exact_pc = false;
+    const FrameRule* rule = nullptr;
+    if (mapping->elf) {
+      rule = &impl_->Get(mapping->elf, mapping->VaddrOf(regs.ip) - (exact_pc ? 0 : 1));
+      if (!rule->has_cfi) rule = nullptr;
+    }
+    if (rule != nullptr) {
+      uint64_t cfa = 0;
+      StepStatus s = EvalCfa(*rule, regs, memory, &cfa);
+      if (s == StepStatus::kOk) {
+        s = EvalRegister(*rule, rule->ra, regs.ip, regs, cfa, memory, &caller_ip);
+      }
+      if (s == StepStatus::kOk) {
+        s = EvalRegister(*rule, rule->sp, regs.sp, regs, cfa, memory, &caller_sp);
+        // An sp that cannot be recovered is, by the x86-64 ABI, the CFA.
+        if (s == StepStatus::kComplete) {
+          caller_sp = cfa;
+          s = StepStatus::kOk;
+        }
+      }
+      if (s == StepStatus::kOk) {
+        // rbp is only needed by later frames whose CFA uses it, so a rule we cannot follow makes
+        // it unknown rather than ending the unwind here.
+        uint64_t bp = 0;
+        StepStatus bs = EvalRegister(*rule, rule->bp, regs.bp, regs, cfa, memory, &bp);
+        if (bs != StepStatus::kOk) {
+          caller.bp_valid = false;
+        } else if (rule->bp.kind != RuleKind::kSameValue) {
+          caller.bp = bp;
+          caller.bp_valid = true;
+        }
+      }
+      if (s != StepStatus::kOk) {
+        result.end = EndOf(s);
+        return result;
+      }
+      caller_exact_pc = rule->signal_frame;
+    } else {
+      // Frame-pointer fallback: [bp] = caller's bp, [bp + 8] = return address.
+      if (!regs.bp_valid || regs.bp < regs.sp) {
+        result.end = UnwindEnd::kNoCfi;
+        return result;
+      }
+      uint64_t saved_bp = 0;
+      if (!memory.Read(regs.bp, 8, &saved_bp) || !memory.Read(regs.bp + 8, 8, &caller_ip)) {
+        result.end = UnwindEnd::kTruncated;  // bp >= sp, so it points past the copy
+        return result;
+      }
+      // Without CFI nothing vouches for bp: a value that is not a frame pointer gives garbage,
+      // so accept the return address only if it lands in code.
+      if (caller_ip != 0 && address_space_->Find(caller_ip) == nullptr) {
+        result.end = UnwindEnd::kNoCfi;
+        return result;
+      }
+      caller_sp = regs.bp + 16;
+      caller.bp = saved_bp;
+    }
+    if (caller_ip == 0) {
+      result.end = UnwindEnd::kComplete;
+      return result;
+    }
+    // Each caller's frame lies above its callee's; anything else is a loop or garbage.
+    if (caller_sp < regs.sp || (caller_sp == regs.sp && result.pcs.size() > 1)) {
+      result.end = UnwindEnd::kBadFrame;
+      return result;
+    }
+    caller.ip = caller_ip;
+    caller.sp = caller_sp;
+    regs = caller;
+    exact_pc = caller_exact_pc;
+    result.pcs.push_back(caller_ip);
+  }
+}
+
+}  // namespace pprofd::symbolizer

@@ -43,6 +43,7 @@ struct UnwindResult {
   UnwindEnd end = UnwindEnd::kComplete;
 };
 
+// Belongs to one thread, like the AddressSpace it reads.
 class Unwinder {
  public:
   explicit Unwinder(AddressSpace* address_space);

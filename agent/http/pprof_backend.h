@@ -36,10 +36,10 @@ class ProfileCallback {
   ProfileCallback() = default;
   // Accepts f(StatusOr<std::string>, BackendErrorKind) or f(StatusOr<std::string>).
   template <typename F>
-    requires(!std::is_same_v<F, ProfileCallback> &&
-             (std::is_invocable_v<F&, StatusOr<std::string>, BackendErrorKind> ||
-              std::is_invocable_v<F&, StatusOr<std::string>>))
-  ProfileCallback(F fn) {  // NOLINT: implicit by design
+  requires(!std::is_same_v<F, ProfileCallback> &&
+           (std::is_invocable_v<F&, StatusOr<std::string>, BackendErrorKind> ||
+            std::is_invocable_v<F&, StatusOr<std::string>>))
+      ProfileCallback(F fn) {  // NOLINT: implicit by design
     if constexpr (std::is_invocable_v<F&, StatusOr<std::string>, BackendErrorKind>) {
       fn_ = std::move(fn);
     } else {

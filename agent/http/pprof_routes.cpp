@@ -52,12 +52,23 @@ std::string HtmlEscape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -84,10 +95,10 @@ Response Index(const Request& request) {
     html += StrCat("<tr><td><a href=\"", HtmlEscape(endpoint.link), "\">", endpoint.name,
                    "</a></td><td>", HtmlEscape(endpoint.description), "</td></tr>\n");
   }
-  html += StrCat(
-      "</table>\n<p>From a shell:</p>\n<pre>go tool pprof http://", HtmlEscape(host),
-      "/debug/pprof/profile?seconds=30</pre>\n"
-      "<p>Unlike Go, overlapping CPU profile requests all succeed.</p>\n</body>\n</html>\n");
+  html +=
+      StrCat("</table>\n<p>From a shell:</p>\n<pre>go tool pprof http://", HtmlEscape(host),
+             "/debug/pprof/profile?seconds=30</pre>\n"
+             "<p>Unlike Go, overlapping CPU profile requests all succeed.</p>\n</body>\n</html>\n");
   Response response(status::ok, 11);
   response.set(field::content_type, "text/html; charset=utf-8");
   response.set("X-Content-Type-Options", "nosniff");
@@ -106,8 +117,8 @@ void CpuProfile(PprofBackend& backend, const QueryParams& query, Respond respond
   CpuProfileRequest profile_request;
   profile_request.seconds = *seconds;
   profile_request.hz = *hz;
-  backend.CpuProfile(profile_request, [respond = std::move(respond)](
-                                          StatusOr<std::string> profile, BackendErrorKind kind) {
+  backend.CpuProfile(profile_request, [respond = std::move(respond)](StatusOr<std::string> profile,
+                                                                     BackendErrorKind kind) {
     if (!profile.ok()) {
       const status code = kind == BackendErrorKind::kUnavailable ? status::service_unavailable
                                                                  : status::internal_server_error;
@@ -135,8 +146,8 @@ void Symbol(PprofBackend& backend, const Request& request, const RequestTarget& 
     return respond(TextResponse(status::ok, FormatSymbolReply({}, {})));
   }
   std::vector<uint64_t> wanted = *addresses;
-  backend.LookupSymbols(*addresses, [respond = std::move(respond), wanted = std::move(wanted)](
-                                        std::vector<std::string> names) {
+  backend.LookupSymbols(*addresses, [respond = std::move(respond),
+                                     wanted = std::move(wanted)](std::vector<std::string> names) {
     if (names.size() != wanted.size()) {
       return respond(PprofError(status::internal_server_error,
                                 StrCat("symbol lookup returned ", names.size(), " names for ",
@@ -161,8 +172,8 @@ void Cmdline(PprofBackend& backend, Respond respond) {
 }  // namespace
 
 void PprofRoutes::operator()(const Request& request, Respond respond) const {
-  StatusOr<RequestTarget> target = ParseRequestTarget(
-      std::string_view(request.target().data(), request.target().size()));
+  StatusOr<RequestTarget> target =
+      ParseRequestTarget(std::string_view(request.target().data(), request.target().size()));
   if (!target.ok()) return respond(PprofError(status::bad_request, target.status().message()));
   const std::string& path = target->path;
 
@@ -172,9 +183,9 @@ void PprofRoutes::operator()(const Request& request, Respond respond) const {
     return respond(std::move(response));
   }
   if (!path.starts_with(kPrefix)) {
-    return respond(TextResponse(status::not_found,
-                                StrCat("not found: ", path.substr(0, 100),
-                                       "; pprofd serves profiles under /debug/pprof/")));
+    return respond(
+        TextResponse(status::not_found, StrCat("not found: ", path.substr(0, 100),
+                                               "; pprofd serves profiles under /debug/pprof/")));
   }
 
   const std::string_view name = std::string_view(path).substr(kPrefix.size());
@@ -202,9 +213,9 @@ void PprofRoutes::operator()(const Request& request, Respond respond) const {
   for (char& c : shown) {
     if (c < 0x20 || c == 0x7f) c = '?';
   }
-  return respond(PprofError(
-      status::not_found, StrCat("unknown profile \"", shown, "\": pprofd serves ", KnownNames(),
-                                " (see /debug/pprof/)")));
+  return respond(
+      PprofError(status::not_found, StrCat("unknown profile \"", shown, "\": pprofd serves ",
+                                           KnownNames(), " (see /debug/pprof/)")));
 }
 
 }  // namespace pprofd::http

@@ -31,7 +31,8 @@ std::string_view BindAdvice(const error_code& ec) {
   return "pass another --listen HOST:PORT";
 }
 
-// After accept fails for lack of resources (EMFILE, ENOBUFS), wait before retrying rather than spin.
+// After accept fails for lack of resources (EMFILE, ENOBUFS), wait before retrying rather than
+// spin.
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
 }  // namespace

@@ -1,7 +1,9 @@
 #include "agent/http/session.h"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
@@ -31,7 +33,8 @@ Response ParseErrorResponse(const beast::error_code& ec) {
   if (ec == beast_http::error::body_limit) {
     return TextResponse(beast_http::status::payload_too_large, "request body too large");
   }
-  return TextResponse(beast_http::status::bad_request, StrCat("malformed HTTP request: ", ec.message()));
+  return TextResponse(beast_http::status::bad_request,
+                      StrCat("malformed HTTP request: ", ec.message()));
 }
 
 }  // namespace
@@ -49,12 +52,17 @@ void Session::Start() {
 }
 
 void Session::Shutdown(bool abort) {
-  asio::post(stream_.get_executor(), [self = shared_from_this(), abort] { self->DoShutdown(abort); });
+  asio::post(stream_.get_executor(),
+             [self = shared_from_this(), abort] { self->DoShutdown(abort); });
 }
 
 void Session::DoShutdown(bool abort) {
   stopping_ = true;
-  if (phase_ == Phase::kReading || abort) Close();
+  // As Go's Shutdown: a connection is idle when no byte of its next request has arrived. A request
+  // half read is finished (bounded by the idle timeout) and answered.
+  const bool idle =
+      phase_ == Phase::kReading && buffer_.size() == 0 && !(parser_ && parser_->got_some());
+  if (idle || abort) Close();
 }
 
 void Session::DoRead() {
@@ -89,18 +97,20 @@ void Session::Dispatch() {
   request_version_ = request.version();
   request_keep_alive_ = request.keep_alive();
   request_is_head_ = request.method() == beast_http::verb::head;
+  awaiting_response_work_ =
+      asio::prefer(stream_.get_executor(), asio::execution::outstanding_work.tracked);
   const uint64_t id = ++request_id_;
   Respond respond = [self = shared_from_this(), id](Response response) {
-    asio::post(self->stream_.get_executor(),
-               [self, id, response = std::move(response)]() mutable {
-                 self->OnRespond(id, std::move(response));
-               });
+    asio::post(self->stream_.get_executor(), [self, id, response = std::move(response)]() mutable {
+      self->OnRespond(id, std::move(response));
+    });
   };
   state_->handler(request, std::move(respond));
 }
 
 void Session::OnRespond(uint64_t request_id, Response response) {
   if (request_id != request_id_ || phase_ != Phase::kHandling) return;
+  awaiting_response_work_ = {};
   Write(std::move(response), /*close_after=*/false);
 }
 
@@ -150,6 +160,7 @@ void Session::OnDrain(beast::error_code ec, size_t /*bytes*/) {
 void Session::Close() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
+  awaiting_response_work_ = {};
   beast::error_code ec;
   stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   stream_.close();  // Also cancels the timeout timer.

@@ -57,6 +57,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool request_keep_alive_ = false;
   bool request_is_head_ = false;
   bool stopping_ = false;
+  // While a response is awaited nothing is pending on the socket; this tells the io_context the
+  // session still has work, so run() does not return under it (e.g. after Stop()).
+  boost::asio::any_io_executor awaiting_response_work_;
   char drain_[512];
 };
 

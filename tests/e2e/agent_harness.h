@@ -1,0 +1,41 @@
+// Starts the real pprofd against a real process and fetches profiles with the real client.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/e2e/pprof_raw.h"
+#include "tests/e2e/subprocess.h"
+
+namespace pprofd::e2e {
+
+class Agent {
+ public:
+  // Starts pprofd --pid `pid` on a free port and waits until it listens; `extra` are more flags.
+  explicit Agent(pid_t pid, const std::vector<std::string>& extra = {});
+  bool listening() const { return listening_; }
+  int port() const { return port_; }
+  std::string Url(const std::string& path) const;  // path like "/debug/pprof/profile?seconds=5"
+  Subprocess& process() { return *process_; }
+
+ private:
+  int port_ = 0;
+  bool listening_ = false;
+  std::unique_ptr<Subprocess> process_;
+};
+
+// `go tool pprof <flags> <url-or-file>` with a private HOME; fails the test on a non-zero exit.
+CommandResult GoPprof(const std::vector<std::string>& flags, const std::string& source);
+// Fetches `url` with `go tool pprof -raw` and parses it; error text in *error on failure.
+bool FetchRawProfile(const std::string& url, RawProfile* profile, std::string* error);
+// curl -s -i: status line, headers and body.
+CommandResult Curl(const std::vector<std::string>& args);
+
+// Share (0-100) of `samples` whose stack contains `function`, weighted by the sample count.
+double SharePercent(const RawProfile& profile, const std::string& function);
+
+std::string AgentPath();
+std::string FixturePath(const std::string& name);  // a binary under tests/fixtures/
+
+}  // namespace pprofd::e2e
