@@ -103,11 +103,6 @@ DebugInfo::DebugInfo(Dwarf* dwarf) : dwarf_(dwarf) {
   prefix_index_.emplace("", 0);
 }
 
-bool DebugInfo::has_code() {
-  IndexUnits();
-  return !unit_ranges_.empty();
-}
-
 void DebugInfo::IndexUnits() {
   if (units_indexed_) return;
   units_indexed_ = true;
@@ -154,8 +149,13 @@ void DebugInfo::CollectFunctions(Dwarf_Die* parent, Unit& unit, uint32_t prefix)
     if (tag == DW_TAG_namespace || tag == DW_TAG_class_type || tag == DW_TAG_structure_type ||
         tag == DW_TAG_union_type) {
       const char* name = dwarf_diename(&child);
-      child_prefix = InternPrefix(prefixes_[prefix] +
-                                  (name != nullptr ? name : "(anonymous namespace)") + "::");
+      // Unnamed classes (lambda closures) add nothing; unnamed namespaces are spelled as the
+      // demangler does.
+      if (name != nullptr) {
+        child_prefix = InternPrefix(prefixes_[prefix] + name + "::");
+      } else if (tag == DW_TAG_namespace) {
+        child_prefix = InternPrefix(prefixes_[prefix] + "(anonymous namespace)::");
+      }
     }
     // Only names without a linkage name are qualified from scopes (see FillFunction).
     if (tag == DW_TAG_subprogram && prefix != 0 && !dwarf_hasattr(&child, DW_AT_linkage_name)) {

@@ -21,9 +21,6 @@ class DebugInfo {
   // Frames at `vaddr`, innermost first; empty when no DWARF function covers it.
   std::vector<SourceFrame> Symbolize(uint64_t vaddr);
 
-  // True when at least one compile unit covers some code.
-  bool has_code();
-
  private:
   struct Range {
     uint64_t low = 0;

@@ -39,12 +39,36 @@ struct ElfFile::Impl {
   DwarfCfiPtr eh_frame;
   std::vector<LoadSegment> segments;
   std::unique_ptr<DebugInfo> debug_info;  // null without DWARF
+  std::string root;
+  bool dwarf_loaded = false;
+  Dwarf_CFI* debug_frame = nullptr;  // owned by `dwarf`
   bool symbols_loaded = false;
   SymbolTable symbols;
 
   Elf* debug_elf() const { return debug ? debug->opened.elf.get() : nullptr; }
   void LoadSymbols();
+  void LoadDwarf();
 };
+
+void ElfFile::Impl::LoadDwarf() {
+  if (dwarf_loaded) return;
+  dwarf_loaded = true;
+  Elf* elf = main.elf.get();
+  Elf* dwarf_elf = debug ? debug_elf() : elf;
+  dwarf.reset(dwarf_begin_elf(dwarf_elf, DWARF_C_READ, nullptr));
+  if (dwarf == nullptr && dwarf_elf != elf) {
+    dwarf_elf = elf;
+    dwarf.reset(dwarf_begin_elf(elf, DWARF_C_READ, nullptr));
+  }
+  if (dwarf == nullptr) return;
+  alt = FindAltDebugFile(root, dwarf_elf);
+  if (alt) {
+    alt_dwarf.reset(dwarf_begin_elf(alt->opened.elf.get(), DWARF_C_READ, nullptr));
+    if (alt_dwarf != nullptr) dwarf_setalt(dwarf.get(), alt_dwarf.get());
+  }
+  debug_frame = dwarf_getcfi(dwarf.get());  // null without .debug_frame
+  debug_info = std::make_unique<DebugInfo>(dwarf.get());
+}
 
 void ElfFile::Impl::LoadSymbols() {
   if (symbols_loaded) return;
@@ -88,30 +112,16 @@ StatusOr<std::shared_ptr<ElfFile>> ElfFile::Open(const std::string& path, const 
   impl.eh_frame.reset(dwarf_getcfi_elf(elf));
   file->eh_frame_cfi_ = impl.eh_frame.get();
 
+  impl.root = root;
   impl.debug = FindDebugFile(path, root, elf, file->build_id_);
+  // Decided from section headers: opening the DWARF itself waits for its first use.
   Elf* dwarf_elf = impl.debug ? impl.debug_elf() : elf;
-  impl.dwarf.reset(dwarf_begin_elf(dwarf_elf, DWARF_C_READ, nullptr));
-  if (impl.dwarf == nullptr && dwarf_elf != elf) {
-    dwarf_elf = elf;
-    impl.dwarf.reset(dwarf_begin_elf(elf, DWARF_C_READ, nullptr));
-  }
-  if (impl.dwarf != nullptr) {
-    impl.alt = FindAltDebugFile(root, dwarf_elf);
-    if (impl.alt) {
-      impl.alt_dwarf.reset(dwarf_begin_elf(impl.alt->opened.elf.get(), DWARF_C_READ, nullptr));
-      if (impl.alt_dwarf != nullptr) dwarf_setalt(impl.dwarf.get(), impl.alt_dwarf.get());
-    }
-    // Owned by the Dwarf; null when there is no .debug_frame.
-    file->debug_frame_cfi_ = dwarf_getcfi(impl.dwarf.get());
-    impl.debug_info = std::make_unique<DebugInfo>(impl.dwarf.get());
-    file->has_line_info_ = HasSectionWithData(dwarf_elf, ".debug_line") ||
-                           HasSectionWithData(dwarf_elf, ".zdebug_line");
-  }
-
+  file->has_line_info_ =
+      HasSectionWithData(dwarf_elf, ".debug_line") || HasSectionWithData(dwarf_elf, ".zdebug_line");
   file->has_functions_ =
       HasFunctionSymbols(elf, SHT_SYMTAB) || HasFunctionSymbols(elf, SHT_DYNSYM) ||
       (impl.debug_elf() != nullptr && HasFunctionSymbols(impl.debug_elf(), SHT_SYMTAB)) ||
-      (impl.debug_info != nullptr && impl.debug_info->has_code());
+      HasSectionWithData(dwarf_elf, ".debug_info") || HasSectionWithData(dwarf_elf, ".zdebug_info");
   return file;
 }
 
@@ -150,7 +160,13 @@ void ElfFile::AdoptMangledName(SourceFrame& frame, uint64_t vaddr) {
   frame.system_name = std::string(symbol->name);
 }
 
+Dwarf_CFI* ElfFile::debug_frame_cfi() const {
+  impl_->LoadDwarf();
+  return impl_->debug_frame;
+}
+
 std::vector<SourceFrame> ElfFile::Symbolize(uint64_t vaddr) {
+  impl_->LoadDwarf();
   if (impl_->debug_info != nullptr) {
     std::vector<SourceFrame> frames = impl_->debug_info->Symbolize(vaddr);
     if (!frames.empty()) {

@@ -49,9 +49,11 @@ class ElfFile {
   std::optional<uint64_t> FileOffsetToVaddr(uint64_t file_offset) const;
 
   // Call-frame information, each null when absent. eh_frame comes from the file itself,
-  // debug_frame from the file or its separate debug file.
+  // debug_frame from the file or its separate debug file. The first debug_frame_cfi() call opens
+  // the DWARF (tens of ms for a compressed debug file such as libc's): ask only when eh_frame has
+  // no answer.
   Dwarf_CFI* eh_frame_cfi() const { return eh_frame_cfi_; }
-  Dwarf_CFI* debug_frame_cfi() const { return debug_frame_cfi_; }
+  Dwarf_CFI* debug_frame_cfi() const;
 
   // Frames at link-time address `vaddr`, innermost (most deeply inlined) first. Empty when no
   // function covers the address: never the nearest preceding symbol.
@@ -72,7 +74,6 @@ class ElfFile {
   bool has_functions_ = false;
   bool has_line_info_ = false;
   Dwarf_CFI* eh_frame_cfi_ = nullptr;
-  Dwarf_CFI* debug_frame_cfi_ = nullptr;
 };
 
 }  // namespace pprofd::symbolizer

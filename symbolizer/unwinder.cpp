@@ -129,7 +129,10 @@ struct Unwinder::Impl {
       pinned.clear();
     }
     pinned.emplace(elf.get(), elf);
-    FrameRule rule = LookUpFrameRule(elf->eh_frame_cfi(), elf->debug_frame_cfi(), vaddr);
+    // .debug_frame only where .eh_frame has nothing: asking for it loads the file's DWARF (tens
+    // of ms for a compressed separate debug file such as libc's).
+    FrameRule rule = LookUpFrameRule(elf->eh_frame_cfi(), nullptr, vaddr);
+    if (!rule.has_cfi) rule = LookUpFrameRule(nullptr, elf->debug_frame_cfi(), vaddr);
     return rules.emplace(key, std::move(rule)).first->second;
   }
 };

@@ -84,7 +84,9 @@ void Session::OnRead(beast::error_code ec, size_t /*bytes*/) {
     request_version_ = 11;
     request_keep_alive_ = false;
     request_is_head_ = false;
-    return Write(ParseErrorResponse(ec), /*close_after=*/true);
+    // The client may still be sending the rest of a bad request: linger so that it reads the
+    // 400 instead of a reset.
+    return Write(ParseErrorResponse(ec), After::kLingerThenClose);
   }
   Dispatch();
 }
@@ -111,14 +113,14 @@ void Session::Dispatch() {
 void Session::OnRespond(uint64_t request_id, Response response) {
   if (request_id != request_id_ || phase_ != Phase::kHandling) return;
   awaiting_response_work_ = {};
-  Write(std::move(response), /*close_after=*/false);
+  Write(std::move(response), After::kKeepAlive);
 }
 
-void Session::Write(Response response, bool close_after) {
+void Session::Write(Response response, After after) {
   phase_ = Phase::kWriting;
-  close_after = close_after || stopping_ || !request_keep_alive_;
+  if (after == After::kKeepAlive && (stopping_ || !request_keep_alive_)) after = After::kClose;
   response.version(request_version_);
-  response.keep_alive(!close_after);
+  response.keep_alive(after == After::kKeepAlive);
   response.set(beast_http::field::server, "pprofd");
   if (request_is_head_) {
     // HEAD: the headers a GET would get, no body.
@@ -129,17 +131,22 @@ void Session::Write(Response response, bool close_after) {
   }
   response_.emplace(std::move(response));
   stream_.expires_after(state_->options.write_timeout);
-  beast_http::async_write(
-      stream_, *response_,
-      beast::bind_front_handler(&Session::OnWrite, shared_from_this(), close_after));
+  beast_http::async_write(stream_, *response_,
+                          beast::bind_front_handler(&Session::OnWrite, shared_from_this(), after));
 }
 
-void Session::OnWrite(bool close_after, beast::error_code ec, size_t /*bytes*/) {
+void Session::OnWrite(After after, beast::error_code ec, size_t /*bytes*/) {
   response_.reset();
   if (phase_ == Phase::kClosed) return;
   if (ec) return Close();  // The client went away; nothing to tell it.
-  if (close_after) return LingeringClose();
-  DoRead();
+  switch (after) {
+    case After::kKeepAlive:
+      return DoRead();
+    case After::kClose:
+      return Close();
+    case After::kLingerThenClose:
+      return LingeringClose();
+  }
 }
 
 void Session::LingeringClose() {

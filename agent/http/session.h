@@ -37,8 +37,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnRead(boost::beast::error_code ec, size_t bytes);
   void Dispatch();
   void OnRespond(uint64_t request_id, Response response);
-  void Write(Response response, bool close_after);
-  void OnWrite(bool close_after, boost::beast::error_code ec, size_t bytes);
+  enum class After { kKeepAlive, kClose, kLingerThenClose };
+  void Write(Response response, After after);
+  void OnWrite(After after, boost::beast::error_code ec, size_t bytes);
   void LingeringClose();
   void OnDrain(boost::beast::error_code ec, size_t bytes);
   void DoShutdown(bool abort);

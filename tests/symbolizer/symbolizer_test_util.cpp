@@ -163,6 +163,13 @@ void CheckFullSymbolization(ElfFile& file, const std::string& symbols_from) {
   CheckFrame(inlined[2], "Outer(int)", "_Z5Outeri", MarkerLine("outer_calls_middle"),
              MarkerLine("outer_decl"));
 
+  auto helper = file.Symbolize(SymbolAddress(symbols_from, "marker_ns_helper"));
+  REQUIRE(helper.size() == 2);
+  CheckFrame(helper[0], "fixture_ns::NsHelper", "fixture_ns::NsHelper",
+             MarkerLine("ns_helper_body"), MarkerLine("ns_helper_decl"));
+  CheckFrame(helper[1], "fixture_ns::CallsNsHelper(int)", "_ZN10fixture_ns13CallsNsHelperEi",
+             MarkerLine("calls_ns_helper_call"), MarkerLine("calls_ns_helper_decl"));
+
   auto c = file.Symbolize(SymbolAddress(symbols_from, "marker_c_body"));
   REQUIRE(c.size() == 1);
   CheckFrame(c[0], "c_linkage_function", "c_linkage_function", MarkerLine("c_body"),
