@@ -41,13 +41,20 @@ bool StartsWithAny(const std::vector<std::string>& names, const std::string& pre
                      [&](const std::string& n) { return n.rfind(prefix, 0) == 0; });
 }
 
-// Share of samples whose unwinding completed: no marker frame, and the outermost frames are the
-// program's entry (main) or a thread's start routine.
+bool ContainsSubstring(const std::vector<std::string>& names, const std::string& part) {
+  return std::any_of(names.begin(), names.end(),
+                     [&](const std::string& n) { return n.find(part) != std::string::npos; });
+}
+
+// Share of samples whose unwinding completed: no marker frame, and the stack reaches main or the
+// thread's start routine (the workload's Alpha/Beta; libc's own start_thread has a name only
+// when libc's debug symbols are installed, so it is not relied on).
 double CompleteSharePercent(const RawProfile& profile) {
   int64_t complete = 0;
   for (const auto& sample : profile.samples) {
     auto names = profile.Functions(sample);
-    bool reached = Contains(names, "main") || Contains(names, "start_thread");
+    bool reached = Contains(names, "main") || ContainsSubstring(names, "::Alpha") ||
+                   ContainsSubstring(names, "::Beta");
     if (reached && !StartsWithAny(names, "[unwind")) complete += sample.values[0];
   }
   return 100.0 * static_cast<double>(complete) / static_cast<double>(profile.TotalCount());
