@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 
+#include "agent/http/listen_address.h"
 #include "base/log.h"
 
 namespace pprofd {
@@ -15,8 +16,8 @@ Status ParseInt(const std::string& flag, const std::string& value, int64_t min, 
   auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
   if (ec != std::errc() || ptr != value.data() + value.size() || value.empty() || parsed < min ||
       parsed > max) {
-    return Status::Error(StrCat("bad ", flag, " '", value, "': want an integer from ", min,
-                                " to ", max));
+    return Status::Error(
+        StrCat("bad ", flag, " '", value, "': want an integer from ", min, " to ", max));
   }
   *out = parsed;
   return Status::Ok();
@@ -37,6 +38,8 @@ Without --pid, starts the bundled demo workload and profiles it.
   --max-seconds N      longest ?seconds= accepted (default 600)
   --stack-bytes N      bytes of user stack copied per sample, a multiple of 4096 up to 65536
                        (default 16384; deep recursion needs more)
+  --btf PATH           BTF of the running kernel, for kernels without
+                       /sys/kernel/btf/vmlinux (default /sys/kernel/btf/vmlinux)
   --log-level LEVEL    debug, info, warning or error (default info)
   --version            print the version
   --help               print this help
@@ -62,10 +65,14 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
       config.version = true;
       continue;
     }
-    static const char* kWithValue[] = {"--pid",         "--listen",      "--hz",       "--max-hz",
-                                       "--max-seconds", "--stack-bytes", "--log-level"};
+    static const char* kWithValue[] = {"--pid",         "--listen",      "--hz",        "--max-hz",
+                                       "--max-seconds", "--stack-bytes", "--log-level", "--btf"};
     bool known = false;
     for (const char* name : kWithValue) known = known || flag == name;
+    if (!known && !args[i].starts_with("-")) {
+      return Status::Error(
+          StrCat("unexpected argument '", args[i], "': pass the process to profile as --pid PID"));
+    }
     if (!known) {
       return Status::Error(StrCat("unknown option '", args[i], "': see pprofd --help"));
     }
@@ -81,7 +88,8 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
       status = ParseInt(flag, value, 1, 4194304, &number);
       config.pid = static_cast<pid_t>(number);
     } else if (flag == "--listen") {
-      if (value.empty()) return Status::Error("bad --listen '': expected HOST:PORT, e.g. 127.0.0.1:6060");
+      // Checked here so a typo is a command-line error (exit 2), not a start-up failure.
+      if (auto endpoint = http::ParseListenAddress(value); !endpoint.ok()) return endpoint.status();
       config.listen = value;
     } else if (flag == "--hz") {
       status = ParseInt(flag, value, 1, 10000, &number);
@@ -105,6 +113,11 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
             StrCat("bad --log-level '", value, "': want debug, info, warning or error"));
       }
       config.log_level = value;
+    } else if (flag == "--btf") {
+      if (value.empty()) {
+        return Status::Error("bad --btf '': want the path of the kernel's BTF file");
+      }
+      config.btf_path = value;
     }
     if (!status.ok()) return status;
   }

@@ -20,6 +20,9 @@ struct Config {
   int max_seconds = 600;
   uint32_t stack_bytes = 16384;
   std::string log_level = "info";
+  // BTF of the running kernel, for CO-RE; kernels without CONFIG_DEBUG_INFO_BTF need a file from
+  // elsewhere (e.g. BTFHub).
+  std::string btf_path = "/sys/kernel/btf/vmlinux";
   bool help = false;
   bool version = false;
 };

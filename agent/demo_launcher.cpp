@@ -1,5 +1,6 @@
 #include "agent/demo_launcher.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 #include <utility>
 
 #include "base/log.h"
+#include "base/scoped_fd.h"
 
 namespace pprofd {
 namespace {
@@ -32,6 +34,12 @@ StatusOr<DemoProcess> DemoProcess::Start() {
     return Status::Error(StrCat("no --pid given and the demo workload ", path,
                                 " is missing: pass --pid PID of the process to profile"));
   }
+  // The child reports a failed exec through this close-on-exec pipe; EOF means exec succeeded,
+  // so /proc/PID/exe names the demo (not pprofd) by the time the target is opened.
+  int exec_pipe[2];
+  if (::pipe2(exec_pipe, O_CLOEXEC) != 0) return ErrnoError("pipe for demo workload", errno);
+  ScopedFd read_end(exec_pipe[0]);
+  ScopedFd write_end(exec_pipe[1]);
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return ErrnoError("fork demo workload", errno);
@@ -39,8 +47,22 @@ StatusOr<DemoProcess> DemoProcess::Start() {
     // The demo must not outlive pprofd, even if pprofd is killed with SIGKILL.
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(0);
+    // pprofd ignores SIGPIPE; an ignored signal would survive exec.
+    ::signal(SIGPIPE, SIG_DFL);
     ::execl(path.c_str(), path.c_str(), static_cast<char*>(nullptr));
+    int err = errno;
+    (void)!::write(write_end.get(), &err, sizeof(err));
     ::_exit(127);
+  }
+  write_end.Reset();
+  int exec_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(read_end.get(), &exec_errno, sizeof(exec_errno));
+  } while (n < 0 && errno == EINTR);
+  if (n == sizeof(exec_errno)) {
+    ::waitpid(pid, nullptr, 0);
+    return ErrnoError(StrCat("exec demo workload ", path), exec_errno);
   }
   DemoProcess demo;
   demo.pid_ = pid;

@@ -53,7 +53,7 @@ int Fail(const Status& status) {
 int Run(const Config& config) {
   SetMinLogLevel(ParseLogLevel(config.log_level));
   sampling::RouteLibbpfLogsToLogger();
-  if (Status status = CheckKernelBtf(); !status.ok()) return Fail(status);
+  if (Status status = CheckKernelBtf(config.btf_path); !status.ok()) return Fail(status);
   if (Status status = CheckCapabilities(); !status.ok()) return Fail(status);
 
   std::optional<DemoProcess> demo;
@@ -71,6 +71,7 @@ int Run(const Config& config) {
   sampler_options.target_pid = pid;
   sampler_options.stack_bytes = config.stack_bytes;
   sampler_options.max_hz = config.max_hz;
+  if (config.btf_path != Config().btf_path) sampler_options.btf_custom_path = config.btf_path;
   auto sampler = sampling::CpuSampler::Create(sampler_options);
   if (!sampler.ok()) return Fail(sampler.status());
   const int cpus = (*sampler)->cpu_count();
@@ -86,9 +87,9 @@ int Run(const Config& config) {
   auto server = http::HttpServer::Create(io, config.listen, http::PprofRoutes(&profiler));
   if (!server.ok()) return Fail(server.status());
 
-  LogInfo(StrCat("kernel ", KernelRelease(), ", BTF from /sys/kernel/btf/vmlinux; target PID ",
-                 pid, " (", profiler.target().executable(), ") in pprofd's PID namespace; ",
-                 config.hz, " Hz default on ", cpus, " CPUs, ", config.stack_bytes,
+  LogInfo(StrCat("kernel ", KernelRelease(), ", BTF from ", config.btf_path, "; target PID ", pid,
+                 " (", profiler.target().executable(), ") in pprofd's PID namespace; ", config.hz,
+                 " Hz default on ", cpus, " CPUs, ", config.stack_bytes,
                  " stack bytes per sample, ring buffer ", ring_bytes >> 20, " MiB; listening on ",
                  (*server)->local_endpoint().address().to_string(), ":",
                  (*server)->local_endpoint().port()));

@@ -1,5 +1,6 @@
 #include "agent/profiler_service.h"
 
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,7 +81,7 @@ void ProfilerService::Start(std::function<void()> on_target_exit) {
   on_target_exit_ = std::move(on_target_exit);
   // The stream descriptor would close the pidfd on destruction: give it a duplicate.
   boost::system::error_code ec;
-  pidfd_watch_.assign(::dup(target_.pidfd()), ec);
+  pidfd_watch_.assign(::fcntl(target_.pidfd(), F_DUPFD_CLOEXEC, 0), ec);
   if (ec) LogWarning("cannot watch the target's pidfd: " + ec.message());
   WatchTarget();
   thread_ = std::thread([this] {
@@ -102,7 +103,9 @@ void ProfilerService::Shutdown(const std::string& reason) {
     finished.set_value();
   });
   finished.get_future().wait();
-  io_.stop();
+  // Posted, so the handlers the cancellations above queued run (and release what they hold)
+  // before the loop stops.
+  asio::post(io_, [this] { io_.stop(); });
   thread_.join();
 }
 
@@ -136,8 +139,10 @@ int ProfilerService::WantedHz() const {
 void ProfilerService::BeginSession(const http::CpuProfileRequest& request,
                                    http::ProfileCallback done) {
   if (target_exited_ || stopping_) {
-    done(Status::Error(StrCat("target process ", target_.pid(),
-                              " has exited: restart pprofd with the new PID")));
+    done(Status::Error(stopping_ ? std::string("pprofd is shutting down")
+                                 : StrCat("target process ", target_.pid(),
+                                          " has exited: restart pprofd with the new PID")),
+         http::BackendErrorKind::kUnavailable);
     return;
   }
   auto session = std::make_shared<Session>(io_);
@@ -245,7 +250,10 @@ void ProfilerService::FinishSession(const std::shared_ptr<Session>& session,
   }
   proto::ProfileBuilder builder =
       profiles::BuildCpuProfile(window, store_, frame_symbolizer_, MainModule(), meta);
-  session->done(builder.SerializeGzipped());
+  // Moved out: the cancelled timer's queued handler still holds the Session, and must not keep
+  // the HTTP session (captured in `done`) alive once answered.
+  http::ProfileCallback done = std::move(session->done);
+  done(builder.SerializeGzipped());
 
   if (sessions_.empty()) {
     sampler_->Stop();

@@ -53,7 +53,10 @@ StatusOr<std::unique_ptr<CpuSampler>> CpuSampler::Create(const CpuSamplerOptions
   struct stat pidns;
   if (::stat("/proc/self/ns/pid", &pidns) != 0) return ErrnoError("stat /proc/self/ns/pid", errno);
 
-  sampler->skeleton_.reset(cpu_sampler__open());
+  LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = options.btf_custom_path.empty()
+                                                                     ? nullptr
+                                                                     : options.btf_custom_path.c_str());
+  sampler->skeleton_.reset(cpu_sampler__open_opts(&open_opts));
   if (!sampler->skeleton_) return ErrnoError("open BPF program cpu_sampler", errno);
   auto* skeleton = sampler->skeleton_.get();
   skeleton->rodata->target_tgid = static_cast<uint32_t>(options.target_pid);

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "base/status.h"
@@ -23,6 +24,8 @@ struct CpuSamplerOptions {
   pid_t target_pid = 0;  // as seen in the agent's PID namespace
   uint32_t stack_bytes = 16384;
   int max_hz = 1000;  // sizes the ring buffer
+  // BTF for CO-RE relocations (--btf); empty: libbpf's default, /sys/kernel/btf/vmlinux.
+  std::string btf_custom_path;
 };
 
 // A record as it arrived from the ring buffer; valid during the callback only.

@@ -1,0 +1,102 @@
+#include "agent/config.h"
+
+#include <catch2/catch.hpp>
+
+namespace pprofd {
+namespace {
+
+StatusOr<Config> Parse(std::vector<std::string> args) { return ParseCommandLine(args); }
+
+std::string ErrorOf(std::vector<std::string> args) {
+  StatusOr<Config> config = Parse(std::move(args));
+  REQUIRE_FALSE(config.ok());
+  return config.status().message();
+}
+
+TEST_CASE("Defaults without flags", "[config]") {
+  StatusOr<Config> config = Parse({});
+  REQUIRE(config.ok());
+  CHECK(config->pid == 0);
+  CHECK(config->listen == "127.0.0.1:6060");
+  CHECK(config->hz == 99);
+  CHECK(config->max_hz == 1000);
+  CHECK(config->max_seconds == 600);
+  CHECK(config->stack_bytes == 16384);
+  CHECK(config->btf_path == "/sys/kernel/btf/vmlinux");
+}
+
+TEST_CASE("Every flag, as --flag value and --flag=value", "[config]") {
+  StatusOr<Config> config =
+      Parse({"--pid", "42", "--listen=[::1]:7070", "--hz", "250", "--max-hz=500", "--max-seconds",
+             "60", "--stack-bytes=65536", "--log-level", "debug", "--btf", "/tmp/vmlinux.btf"});
+  REQUIRE(config.ok());
+  CHECK(config->pid == 42);
+  CHECK(config->listen == "[::1]:7070");
+  CHECK(config->hz == 250);
+  CHECK(config->max_hz == 500);
+  CHECK(config->max_seconds == 60);
+  CHECK(config->stack_bytes == 65536);
+  CHECK(config->log_level == "debug");
+  CHECK(config->btf_path == "/tmp/vmlinux.btf");
+}
+
+TEST_CASE("Help and version", "[config]") {
+  CHECK(Parse({"--help"})->help);
+  CHECK(Parse({"-h"})->help);
+  CHECK(Parse({"--version"})->version);
+  CHECK(UsageText().find("--btf PATH") != std::string::npos);
+}
+
+TEST_CASE("Bad numbers name the flag and the valid range", "[config]") {
+  CHECK(ErrorOf({"--pid", "abc"}) == "bad --pid 'abc': want an integer from 1 to 4194304");
+  CHECK(ErrorOf({"--pid", "0"}) == "bad --pid '0': want an integer from 1 to 4194304");
+  CHECK(ErrorOf({"--pid", "-5"}) == "bad --pid '-5': want an integer from 1 to 4194304");
+  CHECK(ErrorOf({"--pid", "12x"}) == "bad --pid '12x': want an integer from 1 to 4194304");
+  CHECK(ErrorOf({"--pid="}) == "bad --pid '': want an integer from 1 to 4194304");
+  CHECK(ErrorOf({"--hz", "0"}) == "bad --hz '0': want an integer from 1 to 10000");
+  CHECK(ErrorOf({"--max-seconds", "99999999999999999999"}) ==
+        "bad --max-seconds '99999999999999999999': want an integer from 1 to 86400");
+  CHECK(ErrorOf({"--stack-bytes", "5000"}) ==
+        "bad --stack-bytes '5000': want a multiple of 4096 up to 65536");
+  CHECK(ErrorOf({"--stack-bytes", "131072"}) ==
+        "bad --stack-bytes '131072': want an integer from 4096 to 65536");
+}
+
+TEST_CASE("Inconsistent rates", "[config]") {
+  CHECK(ErrorOf({"--hz", "500", "--max-hz", "100"}) ==
+        "--hz 500 is above --max-hz 100: lower --hz or raise --max-hz");
+}
+
+TEST_CASE("Bad --listen is a command-line error", "[config]") {
+  CHECK(ErrorOf({"--listen", ""}).starts_with("bad --listen '': "));
+  CHECK(ErrorOf({"--listen", "6060"}) ==
+        "bad --listen '6060': expected HOST:PORT, e.g. 127.0.0.1:6060");
+  CHECK(ErrorOf({"--listen", "127.0.0.1:99999"}) ==
+        "bad --listen '127.0.0.1:99999': port '99999' is not a number from 0 to 65535");
+  CHECK(ErrorOf({"--listen", "example.com:80"}).starts_with("bad --listen 'example.com:80': host"));
+  CHECK(Parse({"--listen", ":6060"}).ok());
+  CHECK(Parse({"--listen", "localhost:0"}).ok());
+}
+
+TEST_CASE("Unknown flags, missing values, stray arguments", "[config]") {
+  CHECK(ErrorOf({"--frequency", "9"}) == "unknown option '--frequency': see pprofd --help");
+  CHECK(ErrorOf({"--pid"}) == "--pid needs a value: see pprofd --help");
+  CHECK(ErrorOf({"--btf"}) == "--btf needs a value: see pprofd --help");
+  CHECK(ErrorOf({"--btf="}) == "bad --btf '': want the path of the kernel's BTF file");
+  CHECK(ErrorOf({"1234"}) ==
+        "unexpected argument '1234': pass the process to profile as --pid PID");
+  CHECK(ErrorOf({"--log-level", "loud"}) ==
+        "bad --log-level 'loud': want debug, info, warning or error");
+}
+
+TEST_CASE("Every error is one line", "[config]") {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--pid", "x"}, {"--listen", "::"}, {"--nope"}, {"--hz", "99999"}, {"x"}}) {
+    StatusOr<Config> config = Parse(args);
+    REQUIRE_FALSE(config.ok());
+    CHECK(config.status().message().find('\n') == std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace pprofd
