@@ -110,17 +110,15 @@ void ProfilerService::Shutdown(const std::string& reason) {
 }
 
 void ProfilerService::WatchTarget() {
-  pidfd_watch_.async_wait(asio::posix::stream_descriptor::wait_read,
-                          [this](const boost::system::error_code& ec) {
-                            if (ec || stopping_) return;
-                            target_exited_ = true;
-                            LogWarning(StrCat("target process ", target_.pid(), " (",
-                                              target_.name(), ") has exited"));
-                            FinishAll(StrCat("the target process ", target_.pid(),
-                                             " exited during the profile"));
-                            sampler_->Stop();
-                            if (on_target_exit_) on_target_exit_();
-                          });
+  pidfd_watch_.async_wait(
+      asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+        if (ec || stopping_) return;
+        target_exited_ = true;
+        LogWarning(StrCat("target process ", target_.pid(), " (", target_.name(), ") has exited"));
+        FinishAll(StrCat("the target process ", target_.pid(), " exited during the profile"));
+        sampler_->Stop();
+        if (on_target_exit_) on_target_exit_();
+      });
 }
 
 void ProfilerService::CpuProfile(const http::CpuProfileRequest& request,
@@ -194,8 +192,8 @@ void ProfilerService::Drain() {
     sample.stack_id = store_.InternStack(frames);
     sample.weight_ns = weight_ns;
     store_.Add(sample);
-    store_.SetThreadName(raw.header->tid, std::string_view(raw.header->comm,
-                                                           strnlen(raw.header->comm, 16)));
+    store_.SetThreadName(raw.header->tid,
+                         std::string_view(raw.header->comm, strnlen(raw.header->comm, 16)));
   });
 }
 
@@ -214,8 +212,7 @@ void ProfilerService::FinishSession(const std::shared_ptr<Session>& session,
   sessions_.erase(session);
   session->timer.cancel();
   const int64_t end_mono_ns = NowNs(CLOCK_MONOTONIC);
-  std::vector<profiles::StoredSample> window =
-      store_.Window(session->begin_mono_ns, end_mono_ns);
+  std::vector<profiles::StoredSample> window = store_.Window(session->begin_mono_ns, end_mono_ns);
 
   profiles::CpuProfileMeta meta;
   meta.hz = session->max_hz_seen;
@@ -235,8 +232,9 @@ void ProfilerService::FinishSession(const std::shared_ptr<Session>& session,
       ++complete;
     }
   }
-  std::string unwinding = StrCat("stacks unwound to their outermost frame: ", complete, " of ",
-                                 window.size(), " samples (", Percent(complete, window.size()), ")");
+  std::string unwinding =
+      StrCat("stacks unwound to their outermost frame: ", complete, " of ", window.size(),
+             " samples (", Percent(complete, window.size()), ")");
   for (const auto& [marker, count] : incomplete) unwinding += StrCat("; ", marker, ": ", count);
   meta.comments.push_back(unwinding);
   uint64_t lost = sampler_->LostSamples() - session->lost_at_begin;

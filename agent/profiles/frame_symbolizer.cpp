@@ -37,7 +37,7 @@ const std::vector<proto::LineInfo>& FrameSymbolizer::Lines(const Frame& frame) {
     default: {
       const UserModule& module = normalizer_->user_module(frame.module);
       const auto& elf = module.mapping.elf;
-      std::string identity = !elf                       ? module.mapping.entry.path
+      std::string identity = !elf                      ? module.mapping.entry.path
                              : elf->build_id().empty() ? elf->path()
                                                        : elf->build_id();
       key = {identity, elf ? module.mapping.VaddrOf(frame.address) : frame.address};

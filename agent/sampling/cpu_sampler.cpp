@@ -53,9 +53,9 @@ StatusOr<std::unique_ptr<CpuSampler>> CpuSampler::Create(const CpuSamplerOptions
   struct stat pidns;
   if (::stat("/proc/self/ns/pid", &pidns) != 0) return ErrnoError("stat /proc/self/ns/pid", errno);
 
-  LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = options.btf_custom_path.empty()
-                                                                     ? nullptr
-                                                                     : options.btf_custom_path.c_str());
+  LIBBPF_OPTS(bpf_object_open_opts, open_opts,
+              .btf_custom_path =
+                  options.btf_custom_path.empty() ? nullptr : options.btf_custom_path.c_str());
   sampler->skeleton_.reset(cpu_sampler__open_opts(&open_opts));
   if (!sampler->skeleton_) return ErrnoError("open BPF program cpu_sampler", errno);
   auto* skeleton = sampler->skeleton_.get();
@@ -111,10 +111,10 @@ int CpuSampler::OnRecord(void* context, void* data, size_t size) {
   auto* self = static_cast<CpuSampler*>(context);
   if (size < sizeof(pprofd_cpu_sample) || self->on_sample_ == nullptr) return 0;
   const auto* header = static_cast<const pprofd_cpu_sample*>(data);
-  size_t kernel_frames = header->kernel_stack_len > 0
-                             ? std::min<size_t>(header->kernel_stack_len / sizeof(uint64_t),
-                                                PPROFD_MAX_KERNEL_FRAMES)
-                             : 0;
+  size_t kernel_frames =
+      header->kernel_stack_len > 0
+          ? std::min<size_t>(header->kernel_stack_len / sizeof(uint64_t), PPROFD_MAX_KERNEL_FRAMES)
+          : 0;
   size_t user_bytes = std::min<size_t>(header->user_stack_len, size - sizeof(pprofd_cpu_sample));
   RawCpuSample sample{header,
                       {reinterpret_cast<const uint64_t*>(header->kernel_stack), kernel_frames},

@@ -6,8 +6,8 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <iterator>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -41,6 +41,13 @@ bool Contains(const std::vector<std::string>& names, const std::string& name) {
 bool StartsWithAny(const std::vector<std::string>& names, const std::string& prefix) {
   return std::any_of(names.begin(), names.end(),
                      [&](const std::string& n) { return n.rfind(prefix, 0) == 0; });
+}
+
+// libc's entry is __libc_start_main in its symbol table and __libc_start_main_impl in its debug
+// info (libc6-dbg); __libc_start_call_main has a name only with the debug info.
+bool ReachesLibcStart(const std::vector<std::string>& names) {
+  return Contains(names, "__libc_start_main") || Contains(names, "__libc_start_main_impl") ||
+         Contains(names, "__libc_start_call_main");
 }
 
 bool ContainsSubstring(const std::vector<std::string>& names, const std::string& part) {
@@ -108,8 +115,8 @@ RawProfile FetchAndCheckShares(const Agent& agent, pid_t pid, int seconds) {
   INFO(error);
   REQUIRE(fetched);
   auto cpu_after = ThreadCpuNs(pid);
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before)
-                          .count();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
   const double alpha = static_cast<double>(cpu_after["alpha"] - cpu_before.at("alpha"));
   const double beta = static_cast<double>(cpu_after["beta"] - cpu_before.at("beta"));
   REQUIRE(alpha + beta > 0);
@@ -128,9 +135,8 @@ RawProfile FetchAndCheckShares(const Agent& agent, pid_t pid, int seconds) {
   // The measured interval also covers the client's start-up and the response, so it is a bit
   // longer than the profile's window: scale it to the window.
   const double expected_ns = (alpha + beta) * seconds / wall;
-  INFO("profiled " << profiled_ns / 1e6 << " ms of CPU; the kernel counted "
-                   << (alpha + beta) / 1e6 << " ms in " << wall << " s, so ~"
-                   << expected_ns / 1e6 << " ms in the window");
+  INFO("profiled " << profiled_ns / 1e6 << " ms of CPU; the kernel counted " << (alpha + beta) / 1e6
+                   << " ms in " << wall << " s, so ~" << expected_ns / 1e6 << " ms in the window");
   CHECK(static_cast<double>(profiled_ns) == Approx(expected_ns).epsilon(0.15));
   return profile;
 }
@@ -168,7 +174,8 @@ TEST_CASE("CPU profile of an -O2 -fomit-frame-pointer workload built with -g") {
   CHECK(profile.mappings[1].flags == "[FN][FL][LN][IN]");
 
   // The inline frame: MixBits inside HotBeta, at the right lines of the right file.
-  const std::string source = std::string(PPROFD_SOURCE_DIR) + "/tests/fixtures/workloads/cpu_split.cpp";
+  const std::string source =
+      std::string(PPROFD_SOURCE_DIR) + "/tests/fixtures/workloads/cpu_split.cpp";
   const int body = LineOf(source, "MARKER: MixBits body");
   const int call = LineOf(source, "MARKER: MixBits call");
   bool found_inline = false;
@@ -229,10 +236,7 @@ TEST_CASE("CPU profile of a stripped Debian binary: xz reaches main through libl
   int64_t complete = 0, through_lzma = 0;
   for (const auto& sample : profile.samples) {
     auto names = profile.Functions(sample);
-    bool reached_libc_start = Contains(names, "__libc_start_main") ||
-                              Contains(names, "__libc_start_main_impl") ||
-                              Contains(names, "__libc_start_call_main");
-    if (reached_libc_start && !StartsWithAny(names, "[unwind")) complete += sample.values[0];
+    if (ReachesLibcStart(names) && !StartsWithAny(names, "[unwind")) complete += sample.values[0];
     if (Contains(names, "lzma_code")) through_lzma += sample.values[0];
   }
   const double total = static_cast<double>(profile.TotalCount());
@@ -244,6 +248,48 @@ TEST_CASE("CPU profile of a stripped Debian binary: xz reaches main through libl
   CHECK(std::any_of(files.begin(), files.end(), [](const std::string& f) {
     return f.find("liblzma.so") != std::string::npos;
   }));
+}
+
+}  // namespace pprofd::e2e
+
+namespace pprofd::e2e {
+
+TEST_CASE("Kernel frames of a system-call-heavy process sit on top of its user stack") {
+  // dd copying /dev/zero to /dev/null spends its time in read() and write(): kernel code.
+  Subprocess workload({"dd", "if=/dev/zero", "of=/dev/null", "bs=1M", "count=100000000"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  REQUIRE(workload.Running());
+  Agent agent(workload.pid());
+  REQUIRE(agent.listening());
+  RawProfile profile;
+  std::string error;
+  bool fetched = FetchRawProfile(agent.Url("/debug/pprof/profile?seconds=3"), &profile, &error);
+  INFO(error);
+  REQUIRE(fetched);
+
+  int kernel_mapping = 0;
+  for (const auto& [id, mapping] : profile.mappings) {
+    if (mapping.file == "[kernel]") kernel_mapping = id;
+  }
+  REQUIRE(kernel_mapping != 0);
+  int64_t with_kernel = 0, complete = 0;
+  for (const auto& sample : profile.samples) {
+    bool kernel_leaf = false;
+    if (!sample.locations.empty()) {
+      const RawLocation& leaf = profile.locations.at(sample.locations.front());
+      // A kernel leaf named from kallsyms, not a bare address.
+      kernel_leaf = leaf.mapping == kernel_mapping && !leaf.lines.empty() &&
+                    leaf.lines[0].function.rfind("[kernel]", 0) != 0;
+    }
+    if (kernel_leaf) with_kernel += sample.values[0];
+    auto names = profile.Functions(sample);
+    if (ReachesLibcStart(names) && !StartsWithAny(names, "[unwind")) complete += sample.values[0];
+  }
+  const double total = static_cast<double>(profile.TotalCount());
+  INFO("samples " << total << ", kernel leaf " << with_kernel << ", complete " << complete);
+  CHECK(100.0 * with_kernel / total >= 50.0);
+  // Under the kernel frames, the user stack is unwound from the registers saved at kernel entry.
+  CHECK(100.0 * complete / total >= 95.0);
 }
 
 }  // namespace pprofd::e2e

@@ -48,7 +48,8 @@ bool ParseRaw(const std::string& text, RawProfile* profile, std::string* error) 
   static const std::regex kSample(R"(^\s+([-\d ]+): ([\d ]*)$)");
   static const std::regex kLabel(R"(^\s+(\w+):\[(.*)\]$)");
   static const std::regex kLocation(R"(^\s*(\d+): 0x([0-9a-f]+) M=(\d+)\s?(.*)$)");
-  static const std::regex kMapping(R"(^(\d+): 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ (\S*) ?(\S*) ?(.*)$)");
+  static const std::regex kMapping(
+      R"(^(\d+): 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ (\S*) ?(\S*) ?(.*)$)");
   std::istringstream in(text);
   std::string line;
   RawLocation* current_location = nullptr;
@@ -101,7 +102,8 @@ bool ParseRaw(const std::string& text, RawProfile* profile, std::string* error) 
           if (!m[4].str().empty()) location.lines.push_back(ParseFunctionLine(m[4].str()));
           current_location = &profile->locations[std::stoi(m[1].str())];
           *current_location = std::move(location);
-        } else if (current_location != nullptr && line.find_first_not_of(' ') != std::string::npos &&
+        } else if (current_location != nullptr &&
+                   line.find_first_not_of(' ') != std::string::npos &&
                    line.find_first_not_of(' ') >= 8) {
           current_location->lines.push_back(
               ParseFunctionLine(line.substr(line.find_first_not_of(' '))));

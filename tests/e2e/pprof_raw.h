@@ -23,7 +23,7 @@ struct RawLocation {
 
 struct RawSample {
   std::vector<int64_t> values;
-  std::vector<int> locations;  // leaf first
+  std::vector<int> locations;                 // leaf first
   std::map<std::string, std::string> labels;  // "thread_name" -> "alpha", "thread_id" -> "123"
 };
 
