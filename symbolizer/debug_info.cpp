@@ -151,7 +151,8 @@ void DebugInfo::CollectFunctions(Dwarf_Die* parent, Unit& unit, uint32_t prefix)
       const char* name = dwarf_diename(&child);
       // Unnamed classes (lambda closures) add nothing; unnamed namespaces are spelled as the
       // demangler does.
-      if (name != nullptr) {
+      // GCC may also spell an anonymous namespace with an empty DW_AT_name.
+      if (name != nullptr && *name != '\0') {
         child_prefix = InternPrefix(prefixes_[prefix] + name + "::");
       } else if (tag == DW_TAG_namespace) {
         child_prefix = InternPrefix(prefixes_[prefix] + "(anonymous namespace)::");
@@ -218,8 +219,11 @@ void DebugInfo::FillFunction(const Unit& unit, Dwarf_Die* die, bool is_cplusplus
     // inlined everywhere (it omits their linkage name): qualify those with their scopes.
     frame.function = StringAttr(die, DW_AT_name);
     if (frame.function.empty()) frame.function = "??";
-    if (is_cplusplus) frame.function = EnclosingScopes(unit, die) + frame.function;
+    // The system name is the name the compiler knows, unqualified. It must differ from a
+    // qualified `function`: pprof treats Name == SystemName as "not demangled yet" and strips
+    // every parenthesized part, "(anonymous namespace)" included.
     frame.system_name = frame.function;
+    if (is_cplusplus) frame.function = EnclosingScopes(unit, die) + frame.function;
   }
   frame.start_line = UdataAttr(die, DW_AT_decl_line, /*integrate=*/true);
 }

@@ -184,6 +184,8 @@ TEST_CASE("CPU profile of an -O2 -fomit-frame-pointer workload built with -g") {
     const RawLine& inner = location.lines[0];
     const RawLine& outer = location.lines[1];
     if (inner.function.find("MixBits") == std::string::npos) continue;
+    // Inlined static functions have no linkage name: qualified from their DWARF scopes.
+    CHECK(inner.function == "(anonymous namespace)::MixBits");
     if (outer.function != "HotBeta") continue;
     found_inline = true;
     CHECK(inner.file == source);
