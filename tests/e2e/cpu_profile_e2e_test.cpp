@@ -295,3 +295,31 @@ TEST_CASE("Kernel frames of a system-call-heavy process sit on top of its user s
 }
 
 }  // namespace pprofd::e2e
+
+namespace pprofd::e2e {
+
+TEST_CASE("The thread filter works when pprofd runs in another PID namespace") {
+  // pprofd and its target share a new PID namespace (a sidecar in a pod sharing its PID
+  // namespace): there the target is PID 2, while the kernel's own numbering differs. The BPF
+  // filter must compare PIDs as pprofd's namespace sees them.
+  const int port = FreePort();
+  const std::string script = FixturePath("workloads/cpu_split_g") +
+                             " 60 >/dev/null & sleep 0.3; exec " + AgentPath() +
+                             " --pid $! --listen 127.0.0.1:" + std::to_string(port);
+  Subprocess sandbox({"unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script});
+  REQUIRE(WaitForPort(port, std::chrono::seconds(20)));
+  RawProfile profile;
+  std::string error;
+  bool fetched =
+      FetchRawProfile("http://127.0.0.1:" + std::to_string(port) + "/debug/pprof/profile?seconds=3",
+                      &profile, &error);
+  INFO(error << sandbox.Stderr());
+  REQUIRE(fetched);
+  REQUIRE_FALSE(profile.comments.empty());
+  CHECK(profile.comments[0].find("CPU profile of PID 2 ") != std::string::npos);
+  CHECK(profile.TotalCount() > 100);
+  CHECK(SharePercent(profile, "HotAlpha") > 25.0);
+  CHECK(SharePercent(profile, "HotBeta") > 15.0);
+}
+
+}  // namespace pprofd::e2e
