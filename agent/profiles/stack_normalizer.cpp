@@ -49,11 +49,9 @@ Stack StackNormalizer::Normalize(const symbolizer::UserRegisters& regs,
     if (address == 0) break;
     frames.push_back(Frame{kKernelModule, address});
   }
-  ++stats_.samples;
   if (regs.ip == 0) {
     // A thread exiting or a kernel-only context: nothing user-side to show.
     frames.push_back(Frame{kMarkerModule, static_cast<uint64_t>(Marker::kNoUserStack)});
-    ++stats_.failures["no user stack"];
     return frames;
   }
   symbolizer::UnwindResult unwound = unwinder_->Unwind(regs, stack);
@@ -64,11 +62,9 @@ Stack StackNormalizer::Normalize(const symbolizer::UserRegisters& regs,
     frames.push_back(mapping ? Frame{ModuleIdFor(*mapping), address}
                              : Frame{kUnknownModule, address});
   }
-  if (unwound.end == symbolizer::UnwindEnd::kComplete) {
-    ++stats_.complete;
-  } else {
+  // How complete stacks are is derived later from this marker (profile comments).
+  if (unwound.end != symbolizer::UnwindEnd::kComplete) {
     frames.push_back(Frame{kMarkerModule, static_cast<uint64_t>(MarkerFor(unwound.end))});
-    ++stats_.failures[std::string(symbolizer::UnwindEndName(unwound.end))];
   }
   return frames;
 }

@@ -16,12 +16,6 @@
 
 namespace pprofd::profiles {
 
-struct UnwindStats {
-  uint64_t samples = 0;
-  uint64_t complete = 0;
-  std::map<std::string, uint64_t> failures;  // by reason, e.g. "truncated"
-};
-
 class StackNormalizer {
  public:
   StackNormalizer(symbolizer::AddressSpace* address_space, symbolizer::Unwinder* unwinder);
@@ -33,7 +27,6 @@ class StackNormalizer {
   uint32_t user_module_count() const { return static_cast<uint32_t>(modules_.size()); }
   // The module id of the mapping containing `address`, if any (used by /symbol).
   std::optional<uint32_t> ModuleOf(uint64_t address);
-  const UnwindStats& stats() const { return stats_; }
   symbolizer::AddressSpace* address_space() { return address_space_; }
 
  private:
@@ -43,7 +36,6 @@ class StackNormalizer {
   symbolizer::Unwinder* unwinder_;
   std::vector<UserModule> modules_;
   std::map<std::tuple<uint64_t, uint64_t, uint64_t, std::string>, uint32_t> module_ids_;
-  UnwindStats stats_;
 };
 
 }  // namespace pprofd::profiles
