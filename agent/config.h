@@ -20,6 +20,11 @@ struct Config {
   int max_seconds = 600;
   uint32_t stack_bytes = 16384;
   std::string log_level = "info";
+  // Heap profiles: track allocations from start-up (uprobes on the allocator cost the target on
+  // every call, so this is the user's choice; without it only ?seconds=N deltas are served).
+  bool heap = false;
+  uint64_t heap_rate = 512 * 1024;  // mean bytes between sampled allocations, as Go's default
+  uint32_t heap_max_live = 65536;   // sampled allocations tracked until freed
   // BTF of the running kernel, for CO-RE; kernels without CONFIG_DEBUG_INFO_BTF need a file from
   // elsewhere (e.g. BTFHub).
   std::string btf_path = "/sys/kernel/btf/vmlinux";

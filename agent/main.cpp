@@ -17,12 +17,14 @@
 
 #include "agent/config.h"
 #include "agent/demo_launcher.h"
+#include "agent/heap/allocator_locator.h"
 #include "agent/http/pprof_routes.h"
 #include "agent/http/server.h"
 #include "agent/preflight.h"
 #include "agent/profiler_service.h"
 #include "agent/sampling/bpf_log.h"
 #include "agent/sampling/cpu_sampler.h"
+#include "agent/sampling/heap_sampler.h"
 #include "agent/target/target_process.h"
 #include "base/log.h"
 
@@ -48,6 +50,43 @@ std::string KernelRelease() {
 int Fail(const Status& status) {
   LogError(status.message());
   return 1;
+}
+
+// Finds the target's allocator and loads the heap sampler. Failing is fatal only with --heap:
+// otherwise /heap answers why, and CPU profiles work as before.
+StatusOr<HeapSetup> PrepareHeap(const Config& config, pid_t pid,
+                                const std::string& btf_custom_path) {
+  HeapSetup setup;
+  setup.track_from_start = config.heap;
+  auto allocator = heap::LocateAllocator(pid);
+  if (!allocator.ok()) {
+    if (config.heap) return allocator.status();
+    setup.unavailable_reason = allocator.status().message();
+    LogInfo("heap profiles unavailable: " + setup.unavailable_reason);
+    return setup;
+  }
+  sampling::HeapSamplerOptions options;
+  options.target_pid = pid;
+  options.module_path = allocator->open_path;
+  options.probes = allocator->probes;
+  options.rate_bytes = config.heap_rate;
+  options.max_live = config.heap_max_live;
+  options.stack_bytes = config.stack_bytes;
+  options.btf_custom_path = btf_custom_path;
+  auto sampler = sampling::HeapSampler::Create(options);
+  if (!sampler.ok()) {
+    if (config.heap) return sampler.status();
+    setup.unavailable_reason = "heap profiles are unavailable: " + sampler.status().message();
+    LogWarning(setup.unavailable_reason);
+    return setup;
+  }
+  for (const std::string& note : allocator->notes) LogInfo("heap: " + note);
+  LogInfo(StrCat("heap: allocator in ", allocator->module_path, ", ",
+                 config.heap ? "tracked from start-up (--heap)" : "probed on request (?seconds=N)",
+                 ", one sample per ", config.heap_rate, " bytes"));
+  setup.allocator = std::move(*allocator);
+  setup.sampler = std::move(*sampler);
+  return setup;
 }
 
 int Run(const Config& config) {
@@ -76,12 +115,18 @@ int Run(const Config& config) {
   if (!sampler.ok()) return Fail(sampler.status());
   const int cpus = (*sampler)->cpu_count();
   const size_t ring_bytes = (*sampler)->ring_bytes();
+  auto heap = PrepareHeap(config, pid, sampler_options.btf_custom_path);
+  if (!heap.ok()) return Fail(heap.status());
 
   ProfilerOptions profiler_options;
   profiler_options.default_hz = config.hz;
   profiler_options.max_hz = config.max_hz;
   profiler_options.max_seconds = config.max_seconds;
-  ProfilerService profiler(profiler_options, std::move(*target), std::move(*sampler));
+  ProfilerService profiler(profiler_options, std::move(*target), std::move(*sampler),
+                           std::move(*heap));
+  if (config.heap) {
+    if (Status status = profiler.StartHeapTracking(); !status.ok()) return Fail(status);
+  }
 
   asio::io_context io;
   auto server = http::HttpServer::Create(io, config.listen, http::PprofRoutes(&profiler));
@@ -96,8 +141,9 @@ int Run(const Config& config) {
   if (demo) {
     std::printf(
         "pprofd is profiling its demo workload (PID %d). Try:\n"
-        "  go tool pprof -top 'http://%s/debug/pprof/profile?seconds=5'\n",
-        pid, config.listen.c_str());
+        "  go tool pprof -top 'http://%s/debug/pprof/profile?seconds=5'\n"
+        "  go tool pprof -top 'http://%s/debug/pprof/heap%s'\n",
+        pid, config.listen.c_str(), config.listen.c_str(), config.heap ? "" : "?seconds=5");
     std::fflush(stdout);
   }
 

@@ -51,7 +51,7 @@ struct ProfilerService::Session {
 };
 
 ProfilerService::ProfilerService(const ProfilerOptions& options, target::TargetProcess target,
-                                 std::unique_ptr<sampling::CpuSampler> sampler)
+                                 std::unique_ptr<sampling::CpuSampler> sampler, HeapSetup heap)
     : options_(options),
       target_(std::move(target)),
       sampler_(std::move(sampler)),
@@ -71,6 +71,14 @@ ProfilerService::ProfilerService(const ProfilerOptions& options, target::TargetP
   if (Status status = address_space_.Refresh(); !status.ok()) {
     LogWarning("reading the target's mappings: " + status.message());
   }
+  HeapProfilerContext heap_context;
+  heap_context.io = &io_;
+  heap_context.normalizer = &normalizer_;
+  heap_context.symbolizer = &frame_symbolizer_;
+  heap_context.main_module = [this] { return MainModule(); };
+  heap_context.schedule_drain = [this] { ScheduleDrain(); };
+  heap_context.target_description = StrCat("PID ", target_.pid(), " (", target_.executable(), ")");
+  heap_ = std::make_unique<HeapProfiler>(std::move(heap), std::move(heap_context));
 }
 
 ProfilerService::~ProfilerService() {
@@ -96,6 +104,7 @@ void ProfilerService::Shutdown(const std::string& reason) {
   asio::post(io_, [this, reason, &finished] {
     stopping_ = true;
     FinishAll(reason);
+    heap_->FinishAll(reason);
     boost::system::error_code ec;
     pidfd_watch_.cancel(ec);
     drain_timer_.cancel();
@@ -115,7 +124,10 @@ void ProfilerService::WatchTarget() {
         if (ec || stopping_) return;
         target_exited_ = true;
         LogWarning(StrCat("target process ", target_.pid(), " (", target_.name(), ") has exited"));
-        FinishAll(StrCat("the target process ", target_.pid(), " exited during the profile"));
+        const std::string reason =
+            StrCat("the target process ", target_.pid(), " exited during the profile");
+        FinishAll(reason);
+        heap_->FinishAll(reason);
         sampler_->Stop();
         if (on_target_exit_) on_target_exit_();
       });
@@ -125,6 +137,19 @@ void ProfilerService::CpuProfile(const http::CpuProfileRequest& request,
                                  http::ProfileCallback done) {
   asio::post(io_, [this, request, done = std::move(done)]() mutable {
     BeginSession(request, std::move(done));
+  });
+}
+
+void ProfilerService::HeapProfile(const http::HeapProfileRequest& request,
+                                  http::ProfileCallback done) {
+  asio::post(io_, [this, request, done = std::move(done)]() mutable {
+    if (target_exited_ || stopping_) {
+      return done(Status::Error(stopping_ ? std::string("pprofd is shutting down")
+                                          : StrCat("target process ", target_.pid(),
+                                                   " has exited: restart pprofd with the new PID")),
+                  http::BackendErrorKind::kUnavailable);
+    }
+    heap_->Profile(request, std::move(done));
   });
 }
 
@@ -176,11 +201,12 @@ void ProfilerService::ScheduleDrain() {
     draining_ = false;
     if (ec) return;
     Drain();
-    if (!sessions_.empty()) ScheduleDrain();
+    if (!sessions_.empty() || heap_->attached()) ScheduleDrain();
   });
 }
 
 void ProfilerService::Drain() {
+  heap_->Drain();
   const int64_t weight_ns = sampler_->hz() > 0 ? 1000000000LL / sampler_->hz() : 0;
   sampler_->Drain([&](const sampling::RawCpuSample& raw) {
     symbolizer::UserRegisters regs{raw.header->ip, raw.header->sp, raw.header->bp};

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "agent/heap_profiler.h"
 #include "agent/http/pprof_backend.h"
 #include "agent/profiles/frame_symbolizer.h"
 #include "agent/profiles/sample_store.h"
@@ -36,9 +37,11 @@ struct ProfilerOptions {
 class ProfilerService : public http::PprofBackend {
  public:
   ProfilerService(const ProfilerOptions& options, target::TargetProcess target,
-                  std::unique_ptr<sampling::CpuSampler> sampler);
+                  std::unique_ptr<sampling::CpuSampler> sampler, HeapSetup heap = {});
   ~ProfilerService() override;
 
+  // With --heap: attaches the heap probes. Call before Start().
+  Status StartHeapTracking() { return heap_->StartTracking(); }
   // Starts the profiler thread. `on_target_exit` runs on that thread once the target has exited
   // and every in-flight profile has been answered.
   void Start(std::function<void()> on_target_exit);
@@ -48,6 +51,7 @@ class ProfilerService : public http::PprofBackend {
 
   // http::PprofBackend
   void CpuProfile(const http::CpuProfileRequest& request, http::ProfileCallback done) override;
+  void HeapProfile(const http::HeapProfileRequest& request, http::ProfileCallback done) override;
   void LookupSymbols(const std::vector<uint64_t>& addresses, http::SymbolCallback done) override;
   StatusOr<std::string> Cmdline() override { return target_.Cmdline(); }
   int default_hz() const override { return options_.default_hz; }
@@ -79,6 +83,7 @@ class ProfilerService : public http::PprofBackend {
   profiles::StackNormalizer normalizer_;
   profiles::FrameSymbolizer frame_symbolizer_;
   profiles::SampleStore store_;
+  std::unique_ptr<HeapProfiler> heap_;
   boost::asio::steady_timer drain_timer_;
   boost::asio::posix::stream_descriptor pidfd_watch_;
   std::set<std::shared_ptr<Session>> sessions_;

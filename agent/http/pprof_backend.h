@@ -19,11 +19,21 @@ struct CpuProfileRequest {
   int hz = 99;
 };
 
+// /debug/pprof/heap and /allocs: the same data, a different default sample type.
+enum class HeapProfileKind { kHeap, kAllocs };
+struct HeapProfileRequest {
+  HeapProfileKind kind = HeapProfileKind::kHeap;
+  int seconds = 0;  // 0: everything since tracking began; N: a delta over the next N seconds
+  int debug = 0;    // 0: gzipped pprof; 1: Go's legacy text form
+};
+
 // Errors are classified so the HTTP layer can pick a status code.
 // Message prefixes are not parsed; use these.
-//   kUnavailable -> 503 (e.g. the target exited, sampling cannot start right now)
-//   kInternal    -> 500
-enum class BackendErrorKind { kUnavailable, kInternal };
+//   kUnavailable    -> 503 (e.g. the target exited, sampling cannot start right now)
+//   kInternal       -> 500
+//   kBadRequest     -> 400 (the request cannot be served as configured, e.g. heap tracking off)
+//   kNotImplemented -> 501 (the target cannot be profiled this way, e.g. no allocator to probe)
+enum class BackendErrorKind { kUnavailable, kInternal, kBadRequest, kNotImplemented };
 
 // A finished profile: the gzipped protobuf body, or an error and its kind.
 // Call it as done(std::move(profile)) on success, done(status) for an internal error, or
@@ -67,6 +77,8 @@ class PprofBackend {
   virtual ~PprofBackend() = default;
   // Starts a CPU profile of `request.seconds`; `done` is called once, when it is ready or failed.
   virtual void CpuProfile(const CpuProfileRequest& request, ProfileCallback done) = 0;
+  // A heap profile (pprof, or text when request.debug > 0); `done` is called once.
+  virtual void HeapProfile(const HeapProfileRequest& request, ProfileCallback done) = 0;
   virtual void LookupSymbols(const std::vector<uint64_t>& addresses, SymbolCallback done) = 0;
   // argv of the target, NUL-joined as Go's /debug/pprof/cmdline (Go joins with NUL).
   virtual StatusOr<std::string> Cmdline() = 0;

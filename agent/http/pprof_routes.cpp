@@ -33,6 +33,12 @@ constexpr Endpoint kEndpoints[] = {
     {"profile", "profile?seconds=30",
      "CPU profile of the target. Add ?seconds=N (default 30) and ?hz=M for the sampling rate. "
      "Fetch it with go tool pprof, then use the top command or the web view."},
+    {"heap", "heap?debug=1",
+     "Estimate of the target's live heap, by allocation site, from sampled malloc calls "
+     "(pprofd --heap tracks from start-up; ?seconds=N gives the allocations of the next N "
+     "seconds). Use -sample_index=alloc_space for everything allocated."},
+    {"allocs", "allocs?debug=1",
+     "The same data as heap, showing all allocations (alloc_space) by default."},
     {"cmdline", "cmdline", "The target's command line, arguments separated by NUL bytes."},
     {"symbol", "symbol",
      "Looks up program counters posted as 0xADDR+0xADDR; pprof calls it for mappings it cannot "
@@ -106,6 +112,20 @@ Response Index(const Request& request) {
   return response;
 }
 
+status StatusFor(BackendErrorKind kind) {
+  switch (kind) {
+    case BackendErrorKind::kUnavailable:
+      return status::service_unavailable;
+    case BackendErrorKind::kBadRequest:
+      return status::bad_request;
+    case BackendErrorKind::kNotImplemented:
+      return status::not_implemented;
+    case BackendErrorKind::kInternal:
+      break;
+  }
+  return status::internal_server_error;
+}
+
 void CpuProfile(PprofBackend& backend, const QueryParams& query, Respond respond) {
   const int max_seconds = backend.max_seconds();
   StatusOr<int> seconds =
@@ -120,13 +140,45 @@ void CpuProfile(PprofBackend& backend, const QueryParams& query, Respond respond
   backend.CpuProfile(profile_request, [respond = std::move(respond)](StatusOr<std::string> profile,
                                                                      BackendErrorKind kind) {
     if (!profile.ok()) {
-      const status code = kind == BackendErrorKind::kUnavailable ? status::service_unavailable
-                                                                 : status::internal_server_error;
-      return respond(PprofError(code, profile.status().message()));
+      return respond(PprofError(StatusFor(kind), profile.status().message()));
     }
     Response response(status::ok, 11);
     response.set(field::content_type, "application/octet-stream");
     response.set(field::content_disposition, "attachment; filename=\"profile\"");
+    response.set("X-Content-Type-Options", "nosniff");
+    response.body() = std::move(*profile);
+    respond(std::move(response));
+  });
+}
+
+void HeapProfile(PprofBackend& backend, HeapProfileKind kind, const QueryParams& query,
+                 Respond respond) {
+  // As Go: no seconds means the profile as it stands; seconds=N a delta over the next N seconds.
+  StatusOr<int> seconds = IntParam(query, "seconds", 0, 1, backend.max_seconds());
+  if (!seconds.ok()) return respond(PprofError(status::bad_request, seconds.status().message()));
+  StatusOr<int> debug = IntParam(query, "debug", 0, 0, 2);
+  if (!debug.ok()) return respond(PprofError(status::bad_request, debug.status().message()));
+  if (*seconds > 0 && *debug > 0) {
+    return respond(PprofError(status::bad_request,
+                              "a delta profile (seconds) has no text form: drop debug, or drop "
+                              "seconds for the text form of the whole profile"));
+  }
+  HeapProfileRequest heap_request;
+  heap_request.kind = kind;
+  heap_request.seconds = *seconds;
+  heap_request.debug = *debug;
+  const bool text = *debug > 0;
+  const char* filename = kind == HeapProfileKind::kAllocs ? "allocs" : "heap";
+  backend.HeapProfile(heap_request, [respond = std::move(respond), text, filename](
+                                        StatusOr<std::string> profile, BackendErrorKind kind) {
+    if (!profile.ok()) return respond(PprofError(StatusFor(kind), profile.status().message()));
+    Response response(status::ok, 11);
+    if (text) {
+      response.set(field::content_type, "text/plain; charset=utf-8");
+    } else {
+      response.set(field::content_type, "application/octet-stream");
+      response.set(field::content_disposition, StrCat("attachment; filename=\"", filename, "\""));
+    }
     response.set("X-Content-Type-Options", "nosniff");
     response.body() = std::move(*profile);
     respond(std::move(response));
@@ -198,6 +250,12 @@ void PprofRoutes::operator()(const Request& request, Respond respond) const {
   if (name == "profile") {
     if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
     return CpuProfile(*backend_, target->query, std::move(respond));
+  }
+  if (name == "heap" || name == "allocs") {
+    if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
+    return HeapProfile(*backend_,
+                       name == "allocs" ? HeapProfileKind::kAllocs : HeapProfileKind::kHeap,
+                       target->query, std::move(respond));
   }
   if (name == "cmdline") {
     if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));

@@ -43,7 +43,7 @@ std::optional<uint32_t> StackNormalizer::ModuleOf(uint64_t address) {
 
 Stack StackNormalizer::Normalize(const symbolizer::UserRegisters& regs,
                                  const symbolizer::StackCopy& stack,
-                                 std::span<const uint64_t> kernel_stack) {
+                                 std::span<const uint64_t> kernel_stack, LeafKind leaf_kind) {
   Stack frames;
   for (uint64_t address : kernel_stack) {
     if (address == 0) break;
@@ -57,7 +57,8 @@ Stack StackNormalizer::Normalize(const symbolizer::UserRegisters& regs,
   symbolizer::UnwindResult unwound = unwinder_->Unwind(regs, stack);
   for (size_t i = 0; i < unwound.pcs.size(); ++i) {
     // Return addresses point after the call; step back into it.
-    uint64_t address = i == 0 ? unwound.pcs[i] : unwound.pcs[i] - 1;
+    const bool exact = i == 0 && leaf_kind == LeafKind::kInterruptedPc;
+    uint64_t address = exact ? unwound.pcs[i] : unwound.pcs[i] - 1;
     const symbolizer::Mapping* mapping = address_space_->Find(address);
     frames.push_back(mapping ? Frame{ModuleIdFor(*mapping), address}
                              : Frame{kUnknownModule, address});

@@ -20,8 +20,13 @@ class StackNormalizer {
  public:
   StackNormalizer(symbolizer::AddressSpace* address_space, symbolizer::Unwinder* unwinder);
 
+  // What regs.ip is: the pc where a thread was interrupted (CPU samples), or a return address
+  // (heap samples, taken as the allocator returns into its caller), which like every caller's
+  // frame is stepped back into the call instruction.
+  enum class LeafKind { kInterruptedPc, kReturnAddress };
   Stack Normalize(const symbolizer::UserRegisters& regs, const symbolizer::StackCopy& stack,
-                  std::span<const uint64_t> kernel_stack);
+                  std::span<const uint64_t> kernel_stack,
+                  LeafKind leaf_kind = LeafKind::kInterruptedPc);
 
   const UserModule& user_module(uint32_t id) const { return modules_[id - kFirstUserModule]; }
   uint32_t user_module_count() const { return static_cast<uint32_t>(modules_.size()); }

@@ -100,3 +100,31 @@ TEST_CASE("Every error is one line", "[config]") {
 
 }  // namespace
 }  // namespace pprofd
+
+namespace pprofd {
+namespace {
+
+TEST_CASE("Heap flags", "[config]") {
+  StatusOr<Config> defaults = ParseCommandLine({});
+  REQUIRE(defaults.ok());
+  CHECK_FALSE(defaults->heap);
+  CHECK(defaults->heap_rate == 524288);
+  CHECK(defaults->heap_max_live == 65536);
+
+  StatusOr<Config> config =
+      ParseCommandLine({"--heap", "--heap-rate", "1", "--heap-max-live=1000"});
+  REQUIRE(config.ok());
+  CHECK(config->heap);
+  CHECK(config->heap_rate == 1);
+  CHECK(config->heap_max_live == 1000);
+
+  CHECK(ParseCommandLine({"--heap-rate", "0"}).status().message() ==
+        "bad --heap-rate '0': want an integer from 1 to 1073741824");
+  CHECK(ParseCommandLine({"--heap-max-live", "1"}).status().message() ==
+        "bad --heap-max-live '1': want an integer from 16 to 16777216");
+  CHECK(ParseCommandLine({"--heap=yes"}).status().message() ==
+        "unknown option '--heap=yes': see pprofd --help");
+}
+
+}  // namespace
+}  // namespace pprofd

@@ -39,6 +39,21 @@ class FakeBackend : public PprofBackend {
     });
   }
 
+  void HeapProfile(const HeapProfileRequest& request, ProfileCallback done) override {
+    {
+      std::lock_guard lock(mutex_);
+      heap_requests_.push_back(request);
+    }
+    Spawn([this, request, done = std::move(done)] {
+      if (profile_error) {
+        done(Status::Error(*profile_error), profile_error_kind);
+      } else {
+        done(StrCat(request.kind == HeapProfileKind::kAllocs ? "allocs" : "heap",
+                    " seconds=", request.seconds, " debug=", request.debug));
+      }
+    });
+  }
+
   void LookupSymbols(const std::vector<uint64_t>& addresses, SymbolCallback done) override {
     Spawn([this, addresses, done = std::move(done)] {
       std::vector<std::string> names;
@@ -62,6 +77,10 @@ class FakeBackend : public PprofBackend {
   std::vector<CpuProfileRequest> requests() {
     std::lock_guard lock(mutex_);
     return requests_;
+  }
+  std::vector<HeapProfileRequest> heap_requests() {
+    std::lock_guard lock(mutex_);
+    return heap_requests_;
   }
   int max_in_flight() const { return max_in_flight_.load(); }
 
@@ -91,6 +110,7 @@ class FakeBackend : public PprofBackend {
 
   std::mutex mutex_;
   std::vector<CpuProfileRequest> requests_;
+  std::vector<HeapProfileRequest> heap_requests_;
   std::vector<std::thread> threads_;
   std::atomic<int> in_flight_{0};
   std::atomic<int> max_in_flight_{0};

@@ -55,6 +55,8 @@ TEST_CASE_METHOD(RoutesFixture, "Index lists the profiles with links", "[routes]
   const std::string& html = response.body();
   CHECK_THAT(html, Catch::Contains("<a href=\"profile?seconds=30\">profile</a>"));
   CHECK_THAT(html, Catch::Contains("<a href=\"cmdline\">cmdline</a>"));
+  CHECK_THAT(html, Catch::Contains("<a href=\"heap?debug=1\">heap</a>"));
+  CHECK_THAT(html, Catch::Contains("<a href=\"allocs?debug=1\">allocs</a>"));
   CHECK_THAT(html, Catch::Contains("<a href=\"symbol\">symbol</a>"));
   CHECK_THAT(html, Catch::Contains("CPU profile"));
   CHECK_THAT(html, Catch::Contains("go tool pprof http://test/debug/pprof/profile?seconds=30"));
@@ -171,8 +173,8 @@ TEST_CASE_METHOD(RoutesFixture, "A profile client that hangs up does not disturb
 TEST_CASE_METHOD(RoutesFixture, "Unknown paths and methods", "[routes]") {
   REQUIRE(server.ok());
   CheckPprofError(Get("/debug/pprof/heapz"), 404,
-                  "unknown profile \"heapz\": pprofd serves profile, cmdline, symbol (see "
-                  "/debug/pprof/)");
+                  "unknown profile \"heapz\": pprofd serves profile, heap, allocs, cmdline, "
+                  "symbol (see /debug/pprof/)");
   ClientResponse other = Get("/metrics-nope");
   CHECK(other.result_int() == 404);
   CHECK(HeaderOf(other, "X-Go-Pprof").empty());
@@ -230,6 +232,61 @@ TEST_CASE_METHOD(RoutesFixture, "HEAD of the index sends no body", "[routes]") {
   CHECK(head.result_int() == 200);
   CHECK(head.body().empty());
   CHECK(std::stoul(HeaderOf(head, "Content-Length")) > 100);
+}
+
+}  // namespace
+}  // namespace pprofd::http
+
+namespace pprofd::http {
+namespace {
+
+TEST_CASE_METHOD(RoutesFixture, "Heap and allocs pass kind, seconds and debug", "[routes]") {
+  REQUIRE(server.ok());
+  ClientResponse heap = Get("/debug/pprof/heap");
+  CHECK(heap.result_int() == 200);
+  CHECK(HeaderOf(heap, "Content-Type") == "application/octet-stream");
+  CHECK(HeaderOf(heap, "Content-Disposition") == "attachment; filename=\"heap\"");
+  CHECK(heap.body() == "heap seconds=0 debug=0");
+
+  ClientResponse allocs = Get("/debug/pprof/allocs?seconds=7");
+  CHECK(HeaderOf(allocs, "Content-Disposition") == "attachment; filename=\"allocs\"");
+  CHECK(allocs.body() == "allocs seconds=7 debug=0");
+
+  // Go's legacy text form is plain text, shown in a browser.
+  ClientResponse text = Get("/debug/pprof/heap?debug=1");
+  CHECK(text.result_int() == 200);
+  CHECK(HeaderOf(text, "Content-Type") == "text/plain; charset=utf-8");
+  CHECK(HeaderOf(text, "Content-Disposition").empty());
+  CHECK(text.body() == "heap seconds=0 debug=1");
+
+  std::vector<HeapProfileRequest> requests = backend.heap_requests();
+  REQUIRE(requests.size() == 3);
+  CHECK(requests[1].kind == HeapProfileKind::kAllocs);
+  CHECK(requests[2].kind == HeapProfileKind::kHeap);
+}
+
+TEST_CASE_METHOD(RoutesFixture, "Bad heap parameters give 400 and reach no backend", "[routes]") {
+  REQUIRE(server.ok());
+  CheckPprofError(Get("/debug/pprof/heap?seconds=1&debug=1"), 400,
+                  "a delta profile (seconds) has no text form: drop debug, or drop seconds for "
+                  "the text form of the whole profile");
+  CheckPprofError(Get("/debug/pprof/heap?seconds=0"), 400,
+                  "bad seconds=0: want an integer from 1 to 300");
+  CheckPprofError(Get("/debug/pprof/allocs?debug=x"), 400,
+                  "bad debug=x: want an integer from 0 to 2");
+  CHECK(Get("/debug/pprof/heap", "POST").result_int() == 405);
+  CHECK(backend.heap_requests().empty());
+}
+
+TEST_CASE_METHOD(RoutesFixture, "Heap backend errors map to 400, 501 and 503", "[routes]") {
+  REQUIRE(server.ok());
+  backend.profile_error = "heap tracking is off: start pprofd with --heap";
+  backend.profile_error_kind = BackendErrorKind::kBadRequest;
+  CheckPprofError(Get("/debug/pprof/heap"), 400, "heap tracking is off: start pprofd with --heap");
+  backend.profile_error_kind = BackendErrorKind::kNotImplemented;
+  CHECK(Get("/debug/pprof/heap").result_int() == 501);
+  backend.profile_error_kind = BackendErrorKind::kUnavailable;
+  CHECK(Get("/debug/pprof/allocs?seconds=1").result_int() == 503);
 }
 
 }  // namespace
