@@ -29,7 +29,7 @@ struct HeapRecord {
 
 class HeapStore {
  public:
-  // The stacks are interned here; ids stay valid for the store's lifetime.
+  // The stacks are interned here; ids stay valid until Clear().
   SampleStore& stacks() { return stacks_; }
   const SampleStore& stacks() const { return stacks_; }
 
@@ -46,7 +46,8 @@ class HeapStore {
 
   size_t live_sampled() const { return live_.size(); }
   uint64_t unknown_frees() const { return unknown_frees_; }
-  // Forgets everything (tracking stopped).
+  // Forgets everything (tracking stopped), stacks included: earlier snapshots' stack ids are
+  // meaningless afterwards.
   void Clear();
 
  private:

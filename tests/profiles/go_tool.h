@@ -1,0 +1,43 @@
+// Runs the real Go toolchain from tests: `go tool pprof` on a written profile, or a small Go
+// program (to compare with Go's own arithmetic). Everything lives in a private temporary HOME, so
+// the tests neither need nor touch the user's Go caches.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace pprofd::testing {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs `command` through the shell.
+CommandResult RunCommand(const std::string& command);
+
+class GoTool {
+ public:
+  GoTool();
+  ~GoTool();
+  GoTool(const GoTool&) = delete;
+  GoTool& operator=(const GoTool&) = delete;
+
+  // False when `go` is not in PATH or the temporary directory could not be made.
+  bool ok() const { return !go_.empty() && !dir_.empty(); }
+
+  // Writes `bytes` to a file named `name` in the temporary directory.
+  std::filesystem::path WriteFile(const std::string& name, const std::string& bytes) const;
+  // `go tool pprof <flags> <file>`, never re-symbolizing from local binaries.
+  CommandResult Pprof(const std::string& flags, const std::filesystem::path& file) const;
+  // `go run` of a one-file main package.
+  CommandResult RunProgram(const std::string& source) const;
+
+ private:
+  std::string Env() const;
+
+  std::string go_;
+  std::filesystem::path dir_;
+};
+
+}  // namespace pprofd::testing
