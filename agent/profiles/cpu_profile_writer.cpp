@@ -1,19 +1,11 @@
 #include "agent/profiles/cpu_profile_writer.h"
 
 #include <map>
-#include <unordered_map>
 #include <utility>
 
+#include "agent/profiles/profile_locations.h"
+
 namespace pprofd::profiles {
-namespace {
-
-struct FrameHash {
-  size_t operator()(const Frame& frame) const {
-    return std::hash<uint64_t>()(frame.address) ^ (size_t{frame.module} << 48);
-  }
-};
-
-}  // namespace
 
 proto::ProfileBuilder BuildCpuProfile(const std::vector<StoredSample>& samples,
                                       const SampleStore& store, FrameSymbolizer& symbolizer,
@@ -38,33 +30,12 @@ proto::ProfileBuilder BuildCpuProfile(const std::vector<StoredSample>& samples,
     t.nanoseconds += sample.weight_ns;
   }
 
-  // mapping[0] must be the main executable: pprof treats it as the program.
-  std::unordered_map<uint32_t, uint64_t> mapping_ids;
-  auto mapping_id = [&](uint32_t module) -> uint64_t {
-    if (module == kMarkerModule || module == kUnknownModule) return 0;
-    auto it = mapping_ids.find(module);
-    if (it != mapping_ids.end()) return it->second;
-    uint64_t id = builder.AddMapping(symbolizer.MappingFor(module));
-    mapping_ids.emplace(module, id);
-    return id;
-  };
-  if (main_module) mapping_id(*main_module);
-
-  std::unordered_map<Frame, uint64_t, FrameHash> location_ids;
+  ProfileLocations locations_of(&builder, &symbolizer, main_module);
   for (const auto& [key, t] : totals) {
     const Stack& stack = store.stack(key.first);
     std::vector<uint64_t> locations;
     locations.reserve(stack.size());
-    for (const Frame& frame : stack) {
-      auto it = location_ids.find(frame);
-      if (it == location_ids.end()) {
-        uint64_t address = frame.module == kMarkerModule ? 0 : frame.address;
-        uint64_t id =
-            builder.AddLocation(mapping_id(frame.module), address, symbolizer.Lines(frame));
-        it = location_ids.emplace(frame, id).first;
-      }
-      locations.push_back(it->second);
-    }
+    for (const Frame& frame : stack) locations.push_back(locations_of.LocationId(frame));
     std::vector<proto::Label> labels(2);
     labels[0].key = "thread_id";
     labels[0].num = key.second;
