@@ -9,6 +9,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "cpu_sample_abi.h"
+#include "stack_copy.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -40,39 +41,6 @@ static __always_inline void count_lost(void)
 
 	if (lost)
 		__sync_fetch_and_add(lost, 1);
-}
-
-/* One large read fails as a whole when the range crosses the end of the stack mapping (always
- * true near the top of the main thread's stack): then copy page by page up to the first page that
- * cannot be read. Returns the number of bytes copied. */
-static __always_inline __u32 copy_user_stack(struct pprofd_cpu_sample *s, __u64 sp)
-{
-	__u32 limit = stack_bytes;
-	__u32 copied;
-	__u32 first;
-
-	if (limit > PPROFD_MAX_STACK_BYTES)
-		return 0;
-	if (bpf_probe_read_user(s->user_stack, limit, (const void *)sp) == 0)
-		return limit;
-
-	first = PPROFD_PAGE_SIZE - (sp & (PPROFD_PAGE_SIZE - 1));
-	if (first > limit)
-		return 0;
-	if (bpf_probe_read_user(s->user_stack, first, (const void *)sp) != 0)
-		return 0;
-	copied = first;
-	for (int i = 0; i < PPROFD_MAX_STACK_BYTES / PPROFD_PAGE_SIZE; i++) {
-		if (copied > limit - PPROFD_PAGE_SIZE)
-			break;
-		if (copied > PPROFD_MAX_STACK_BYTES - PPROFD_PAGE_SIZE)
-			break;
-		if (bpf_probe_read_user(s->user_stack + copied, PPROFD_PAGE_SIZE,
-					(const void *)(sp + copied)) != 0)
-			break;
-		copied += PPROFD_PAGE_SIZE;
-	}
-	return copied;
 }
 
 SEC("perf_event")
@@ -118,7 +86,7 @@ int sample_cpu(struct bpf_perf_event_data *ctx)
 		s->kernel_stack_len = bpf_get_stack(ctx, s->kernel_stack, sizeof(s->kernel_stack), 0);
 	}
 
-	s->user_stack_len = copy_user_stack(s, s->sp);
+	s->user_stack_len = pprofd_copy_user_stack(s->user_stack, stack_bytes, s->sp);
 	if (s->user_stack_len < stack_bytes)
 		s->flags |= PPROFD_SAMPLE_USER_STACK_PARTIAL;
 

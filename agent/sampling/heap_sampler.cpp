@@ -1,0 +1,358 @@
+#include "agent/sampling/heap_sampler.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "agent/sampling/uprobe_multi.h"
+#include "base/log.h"
+#include "base/scoped_fd.h"
+#include "heap_sampler.skel.h"
+
+namespace pprofd::sampling {
+namespace {
+
+constexpr int kENOTSUPP = 524;  // the kernel's internal "not supported", seen by user space
+
+size_t NextPowerOfTwo(size_t n) {
+  size_t power = 1;
+  while (power < n) power <<= 1;
+  return power;
+}
+
+// Room for 512 records: at the default rate that is ~13 GB/s of allocations between two 20 ms
+// drains, so records are lost only when the consumer stalls.
+size_t RingBytesFor(uint32_t stack_bytes) {
+  size_t record = sizeof(pprofd_heap_alloc_event) + stack_bytes + 16;
+  return std::clamp<size_t>(NextPowerOfTwo(record * 512), 1 << 20, 256 << 20);
+}
+
+const char* FnName(uint32_t fn) {
+  static const char* const kNames[] = {
+      "malloc",        "calloc",   "realloc", "reallocarray", "posix_memalign",
+      "aligned_alloc", "memalign", "valloc",  "pvalloc",      "free"};
+  return fn < PPROFD_FN_COUNT ? kNames[fn] : "?";
+}
+
+struct SkeletonDeleter {
+  void operator()(heap_sampler* skeleton) const { heap_sampler__destroy(skeleton); }
+};
+struct RingBufferDeleter {
+  void operator()(ring_buffer* ring) const { ring_buffer__free(ring); }
+};
+struct LinkDeleter {
+  void operator()(bpf_link* link) const { bpf_link__destroy(link); }
+};
+using SkeletonPtr = std::unique_ptr<heap_sampler, SkeletonDeleter>;
+
+// Deletes every key of a hash map (keys of `key_size` bytes).
+void ClearHashMap(int map_fd, size_t key_size) {
+  std::vector<uint8_t> key(key_size), next(key_size);
+  std::vector<std::vector<uint8_t>> keys;
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(map_fd, previous, next.data()) == 0) {
+    keys.push_back(next);
+    key = next;
+    previous = key.data();
+  }
+  for (const auto& k : keys) bpf_map_delete_elem(map_fd, k.data());
+}
+
+}  // namespace
+
+struct HeapSampler::Impl {
+  // Destruction order: links, then the ring buffer reader, then the skeleton.
+  SkeletonPtr skeleton;
+  std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
+  std::vector<ScopedFd> multi_links;
+  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> classic_links;
+
+  HeapSamplerOptions options;  // probes deduplicated by file offset
+  bool attached = false;
+  const std::function<void(const RawHeapAlloc&)>* on_alloc = nullptr;
+  const std::function<void(const RawHeapFree&)>* on_free = nullptr;
+
+  static int OnRecord(void* context, void* data, size_t size);
+  Status AttachSession(int* err);
+  Status AttachClassic();
+  void ResetState();
+};
+
+std::vector<uint64_t> ExponentialIntervals(uint64_t rate_bytes, uint64_t seed) {
+  std::vector<uint64_t> table(PPROFD_HEAP_INTERVALS, 0);
+  if (rate_bytes <= 1) return table;
+  const double rate = static_cast<double>(rate_bytes);
+  const double n = static_cast<double>(PPROFD_HEAP_INTERVALS);
+  for (size_t i = 0; i < table.size(); ++i) {
+    // The midpoint quantile of each of N equal-probability slices of Exp(mean = rate).
+    double value = -rate * std::log1p(-(static_cast<double>(i) + 0.5) / n);
+    // Never 0: the program reads 0 as "not drawn yet".
+    table[i] = std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(value)));
+  }
+  // The program indexes at random; the shuffle only keeps the table from looking like a ramp.
+  std::mt19937_64 random(seed != 0 ? seed : std::random_device{}());
+  std::shuffle(table.begin(), table.end(), random);
+  return table;
+}
+
+namespace {
+
+StatusOr<SkeletonPtr> LoadSkeleton(const HeapSamplerOptions& options, bool session,
+                                   const std::vector<uint64_t>& intervals) {
+  struct stat pidns;
+  if (::stat("/proc/self/ns/pid", &pidns) != 0) return ErrnoError("stat /proc/self/ns/pid", errno);
+
+  LIBBPF_OPTS(bpf_object_open_opts, open_opts,
+              .btf_custom_path =
+                  options.btf_custom_path.empty() ? nullptr : options.btf_custom_path.c_str());
+  SkeletonPtr skeleton(heap_sampler__open_opts(&open_opts));
+  if (!skeleton) return ErrnoError("open BPF program heap_sampler", errno);
+  auto* rodata = skeleton->rodata;
+  rodata->target_tgid = static_cast<uint32_t>(options.target_pid);
+  rodata->pidns_dev = pidns.st_dev;
+  rodata->pidns_ino = pidns.st_ino;
+  rodata->stack_bytes = options.stack_bytes;
+  for (size_t i = 0; i < intervals.size(); ++i) {
+    const_cast<__u64&>(rodata->intervals[i]) = intervals[i];
+  }
+  if (int err = bpf_map__set_max_entries(skeleton->maps.events, RingBytesFor(options.stack_bytes));
+      err != 0) {
+    return ErrnoError("size ring buffer of heap_sampler", -err);
+  }
+  if (int err = bpf_map__set_max_entries(skeleton->maps.live, options.max_live); err != 0) {
+    return ErrnoError("size live map of heap_sampler", -err);
+  }
+  if (session) {
+    // libbpf 1.1 does not know these attach types; the kernel checks them at load.
+    bpf_program__set_expected_attach_type(skeleton->progs.heap_session,
+                                          static_cast<bpf_attach_type>(kAttachUprobeSession));
+    bpf_program__set_expected_attach_type(skeleton->progs.heap_free_multi,
+                                          static_cast<bpf_attach_type>(kAttachUprobeMulti));
+  } else {
+    bpf_program__set_autoload(skeleton->progs.heap_session, false);
+    bpf_program__set_autoload(skeleton->progs.heap_free_multi, false);
+  }
+  if (int err = heap_sampler__load(skeleton.get()); err != 0) {
+    std::string message = StrCat("load BPF program heap_sampler", session ? " (session)" : "", ": ",
+                                 std::strerror(-err));
+    if (err == -EPERM) {
+      message += "; pprofd needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN for uprobes (or root)";
+    } else if (err == -EACCES) {
+      message += " (the verifier's log is above; without CAP_BPF and CAP_PERFMON it refuses too)";
+    }
+    return Status::Error(message);
+  }
+  return skeleton;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<HeapSampler>> HeapSampler::Create(const HeapSamplerOptions& options) {
+  if (options.stack_bytes == 0 || options.stack_bytes % PPROFD_PAGE_SIZE != 0 ||
+      options.stack_bytes > PPROFD_MAX_STACK_BYTES) {
+    return Status::Error(StrCat("bad heap stack size ", options.stack_bytes,
+                                ": want a multiple of ", PPROFD_PAGE_SIZE, " up to ",
+                                PPROFD_MAX_STACK_BYTES));
+  }
+  if (options.target_pid <= 0) {
+    return Status::Error(StrCat("heap sampler: bad target pid ", options.target_pid));
+  }
+  if (options.max_live == 0) return Status::Error("heap sampler: max_live must be at least 1");
+  if (options.module_path.empty()) return Status::Error("heap sampler: no allocator module");
+
+  std::unique_ptr<HeapSampler> sampler(new HeapSampler());
+  sampler->impl_ = std::make_unique<Impl>();
+  Impl& impl = *sampler->impl_;
+  impl.options = options;
+  impl.options.probes.clear();
+  // aligned_alloc and memalign share one address in glibc: a second probe at the same offset
+  // would count the call twice.
+  for (const AllocatorProbe& probe : options.probes) {
+    if (probe.fn < 0 || probe.fn >= PPROFD_FN_COUNT) {
+      return Status::Error(StrCat("heap sampler: bad allocator function ", probe.fn));
+    }
+    bool seen =
+        std::any_of(impl.options.probes.begin(), impl.options.probes.end(),
+                    [&](const AllocatorProbe& p) { return p.file_offset == probe.file_offset; });
+    if (!seen) impl.options.probes.push_back(probe);
+  }
+  if (impl.options.probes.empty()) return Status::Error("heap sampler: no allocator functions");
+
+  const std::vector<uint64_t> intervals = ExponentialIntervals(options.rate_bytes, options.seed);
+  if (!options.force_classic) {
+    auto session = LoadSkeleton(impl.options, /*session=*/true, intervals);
+    if (session.ok()) {
+      impl.skeleton = std::move(*session);
+      sampler->mode_ = UprobeMode::kSession;
+    } else {
+      LogInfo(StrCat("heap sampler: session uprobes unavailable (", session.status().message(),
+                     "); using a uprobe and a uretprobe per function"));
+    }
+  }
+  if (!impl.skeleton) {
+    auto classic = LoadSkeleton(impl.options, /*session=*/false, intervals);
+    if (!classic.ok()) return classic.status();
+    impl.skeleton = std::move(*classic);
+    sampler->mode_ = UprobeMode::kClassic;
+  }
+  impl.ring.reset(
+      ring_buffer__new(bpf_map__fd(impl.skeleton->maps.events), &Impl::OnRecord, &impl, nullptr));
+  if (!impl.ring) return ErrnoError("open ring buffer of heap_sampler", errno);
+  sampler->rate_bytes_ = options.rate_bytes;
+  sampler->max_live_ = options.max_live;
+  return sampler;
+}
+
+HeapSampler::~HeapSampler() {
+  if (impl_) Detach();
+}
+
+Status HeapSampler::Impl::AttachSession(int* err) {
+  std::vector<uint64_t> offsets, cookies, free_offsets;
+  for (const AllocatorProbe& probe : options.probes) {
+    if (probe.fn == PPROFD_FN_FREE) {
+      free_offsets.push_back(probe.file_offset);
+    } else {
+      offsets.push_back(probe.file_offset);
+      cookies.push_back(static_cast<uint64_t>(probe.fn));
+    }
+  }
+  std::vector<ScopedFd> links;
+  if (!offsets.empty()) {
+    auto link =
+        AttachUprobeMulti(bpf_program__fd(skeleton->progs.heap_session), kAttachUprobeSession,
+                          options.module_path, offsets, cookies, options.target_pid, err);
+    if (!link.ok()) return link.status();
+    links.push_back(std::move(*link));
+  }
+  if (!free_offsets.empty()) {
+    auto link =
+        AttachUprobeMulti(bpf_program__fd(skeleton->progs.heap_free_multi), kAttachUprobeMulti,
+                          options.module_path, free_offsets, {}, options.target_pid, err);
+    if (!link.ok()) return link.status();
+    links.push_back(std::move(*link));
+  }
+  multi_links = std::move(links);
+  return Status::Ok();
+}
+
+Status HeapSampler::Impl::AttachClassic() {
+  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links;
+  auto attach = [&](bpf_program* program, const AllocatorProbe& probe, bool retprobe) -> Status {
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = static_cast<uint64_t>(probe.fn),
+                .retprobe = retprobe);
+    bpf_link* link = bpf_program__attach_uprobe_opts(
+        program, options.target_pid, options.module_path.c_str(), probe.file_offset, &opts);
+    if (!link) {
+      return ErrnoError(StrCat(retprobe ? "uretprobe " : "uprobe ", FnName(probe.fn), " at ",
+                               options.module_path, "+0x", std::hex, probe.file_offset),
+                        errno);
+    }
+    links.emplace_back(link);
+    return Status::Ok();
+  };
+  for (const AllocatorProbe& probe : options.probes) {
+    if (probe.fn == PPROFD_FN_FREE) {
+      if (Status s = attach(skeleton->progs.heap_free, probe, false); !s.ok()) return s;
+      continue;
+    }
+    if (Status s = attach(skeleton->progs.heap_entry, probe, false); !s.ok()) return s;
+    if (Status s = attach(skeleton->progs.heap_return, probe, true); !s.ok()) return s;
+  }
+  classic_links = std::move(links);
+  return Status::Ok();
+}
+
+Status HeapSampler::Attach() {
+  Impl& impl = *impl_;
+  if (impl.attached) return Status::Ok();
+  if (mode_ == UprobeMode::kSession) {
+    int err = 0;
+    Status status = impl.AttachSession(&err);
+    if (status.ok()) {
+      impl.attached = true;
+      return status;
+    }
+    // The session program loaded but the kernel refused the link: fall back once, for good.
+    if (err != EINVAL && err != EOPNOTSUPP && err != kENOTSUPP) return status;
+    LogInfo(StrCat("heap sampler: session uprobes refused (", status.message(),
+                   "); using a uprobe and a uretprobe per function"));
+    mode_ = UprobeMode::kClassic;
+  }
+  if (Status status = impl.AttachClassic(); !status.ok()) return status;
+  impl.attached = true;
+  return Status::Ok();
+}
+
+void HeapSampler::Detach() {
+  Impl& impl = *impl_;
+  impl.classic_links.clear();
+  impl.multi_links.clear();
+  if (impl.attached) impl.ResetState();
+  impl.attached = false;
+}
+
+void HeapSampler::Impl::ResetState() {
+  ClearHashMap(bpf_map__fd(skeleton->maps.live), sizeof(uint64_t));
+  ClearHashMap(bpf_map__fd(skeleton->maps.outer_by_tid), sizeof(uint32_t));
+  ClearHashMap(bpf_map__fd(skeleton->maps.pending), sizeof(uint32_t));
+  // No program runs once the links are closed, so plain stores are safe.
+  skeleton->bss->outer_active = 0;
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus > 0) {
+    std::vector<uint64_t> zeros(static_cast<size_t>(cpus), 0);
+    uint32_t zero = 0;
+    bpf_map_update_elem(bpf_map__fd(skeleton->maps.countdown), &zero, zeros.data(), BPF_ANY);
+  }
+}
+
+bool HeapSampler::attached() const { return impl_->attached; }
+
+int HeapSampler::Impl::OnRecord(void* context, void* data, size_t size) {
+  auto* impl = static_cast<Impl*>(context);
+  if (size < sizeof(pprofd_heap_event)) return 0;
+  const auto* header = static_cast<const pprofd_heap_event*>(data);
+  if (header->type == PPROFD_HEAP_EVENT_ALLOC && size >= sizeof(pprofd_heap_alloc_event)) {
+    if (impl->on_alloc == nullptr || !*impl->on_alloc) return 0;
+    const auto* event = static_cast<const pprofd_heap_alloc_event*>(data);
+    size_t user_bytes =
+        std::min<size_t>(event->user_stack_len, size - sizeof(pprofd_heap_alloc_event));
+    (*impl->on_alloc)(RawHeapAlloc{event, {event->user_stack, user_bytes}});
+  } else if (header->type == PPROFD_HEAP_EVENT_FREE && size >= sizeof(pprofd_heap_free_event)) {
+    if (impl->on_free == nullptr || !*impl->on_free) return 0;
+    (*impl->on_free)(RawHeapFree{static_cast<const pprofd_heap_free_event*>(data)});
+  }
+  return 0;
+}
+
+int HeapSampler::Drain(const std::function<void(const RawHeapAlloc&)>& on_alloc,
+                       const std::function<void(const RawHeapFree&)>& on_free) {
+  Impl& impl = *impl_;
+  impl.on_alloc = &on_alloc;
+  impl.on_free = &on_free;
+  int consumed = ring_buffer__consume(impl.ring.get());
+  impl.on_alloc = nullptr;
+  impl.on_free = nullptr;
+  return consumed < 0 ? 0 : consumed;
+}
+
+std::array<uint64_t, PPROFD_HEAP_STAT_COUNT> HeapSampler::Stats() const {
+  std::array<uint64_t, PPROFD_HEAP_STAT_COUNT> totals{};
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return totals;
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
+  int fd = bpf_map__fd(impl_->skeleton->maps.stats);
+  for (uint32_t stat = 0; stat < PPROFD_HEAP_STAT_COUNT; ++stat) {
+    if (bpf_map_lookup_elem(fd, &stat, per_cpu.data()) != 0) continue;
+    for (uint64_t value : per_cpu) totals[stat] += value;
+  }
+  return totals;
+}
+
+}  // namespace pprofd::sampling
