@@ -1,6 +1,14 @@
 #include "tests/e2e/agent_harness.h"
 
+#include <dirent.h>
+#include <sys/mount.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 namespace pprofd::e2e {
 
@@ -60,6 +68,77 @@ double SharePercent(const RawProfile& profile, const std::string& function) {
     if (std::find(names.begin(), names.end(), function) != names.end()) with += sample.values[0];
   }
   return 100.0 * static_cast<double>(with) / static_cast<double>(total);
+}
+
+bool WaitForStdout(Subprocess& process, const std::string& text,
+                   std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (process.Stdout().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+std::vector<std::map<std::string, std::string>> ProcessFdInfos(pid_t pid) {
+  std::vector<std::map<std::string, std::string>> infos;
+  const std::string dir_path = "/proc/" + std::to_string(pid) + "/fdinfo";
+  DIR* dir = ::opendir(dir_path.c_str());
+  if (dir == nullptr) return infos;
+  while (dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream in(dir_path + "/" + entry->d_name);
+    std::map<std::string, std::string> info;
+    for (std::string line; std::getline(in, line);) {
+      const size_t colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      const size_t value = line.find_first_not_of(" \t", colon + 1);
+      info[line.substr(0, colon)] = value == std::string::npos ? "" : line.substr(value);
+    }
+    infos.push_back(std::move(info));
+  }
+  ::closedir(dir);
+  return infos;
+}
+
+std::set<int> BpfLinkProgramIds(pid_t pid) {
+  std::set<int> ids;
+  for (const auto& info : ProcessFdInfos(pid)) {
+    if (info.count("link_type") && info.count("prog_id")) ids.insert(std::stoi(info.at("prog_id")));
+  }
+  return ids;
+}
+
+int BpfLinkCount(pid_t pid) {
+  int count = 0;
+  for (const auto& info : ProcessFdInfos(pid)) count += info.count("link_type") ? 1 : 0;
+  return count;
+}
+
+bool ReadUprobeEvents(std::string* text, std::string* error) {
+  const char* const kPaths[] = {"/sys/kernel/tracing/uprobe_events",
+                                "/sys/kernel/debug/tracing/uprobe_events"};
+  auto read_first = [&]() {
+    for (const char* path : kPaths) {
+      std::ifstream in(path);
+      if (!in) continue;
+      std::stringstream content;
+      content << in.rdbuf();
+      *text = content.str();
+      return true;
+    }
+    return false;
+  };
+  if (read_first()) return true;
+  // Neither is mounted: tracefs at its own place, else debugfs (which mounts tracefs inside).
+  if (::mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0 &&
+      ::mount("nodev", "/sys/kernel/debug", "debugfs", 0, nullptr) != 0) {
+    *error = std::string("mount tracefs or debugfs: ") + std::strerror(errno);
+    return false;
+  }
+  if (read_first()) return true;
+  *error = "no uprobe_events under /sys/kernel/tracing or /sys/kernel/debug/tracing";
+  return false;
 }
 
 }  // namespace pprofd::e2e

@@ -1,7 +1,10 @@
 // Starts the real pprofd against a real process and fetches profiles with the real client.
 #pragma once
 
+#include <chrono>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +37,20 @@ CommandResult Curl(const std::vector<std::string>& args);
 
 // Share (0-100) of `samples` whose stack contains `function`, weighted by the sample count.
 double SharePercent(const RawProfile& profile, const std::string& function);
+
+// Waits until `process` has printed `text` on stdout; false after `timeout`.
+bool WaitForStdout(Subprocess& process, const std::string& text, std::chrono::milliseconds timeout);
+
+// The "key:\tvalue" lines of /proc/PID/fdinfo/FD for every fd of `pid` (BPF objects show their
+// prog_id, link_id, link_type there).
+std::vector<std::map<std::string, std::string>> ProcessFdInfos(pid_t pid);
+// IDs of the BPF programs behind the BPF links process `pid` holds (one entry per program).
+std::set<int> BpfLinkProgramIds(pid_t pid);
+// Number of BPF links process `pid` holds.
+int BpfLinkCount(pid_t pid);
+// The text of tracefs's uprobe_events (mounts tracefs or debugfs if neither is mounted); error
+// text in *error when it cannot be read.
+bool ReadUprobeEvents(std::string* text, std::string* error);
 
 std::string AgentPath();
 std::string FixturePath(const std::string& name);  // a binary under tests/fixtures/
