@@ -49,6 +49,7 @@ class HeapProfiler {
   // With --heap: attaches at once, so in-use covers every allocation from now on.
   Status StartTracking();
   void Profile(const http::HeapProfileRequest& request, http::ProfileCallback done);
+  const HeapSetup& setup() const { return setup_; }
   bool attached() const { return setup_.sampler && setup_.sampler->attached(); }
   void Drain();
   // Answers every delta window early (shutdown, target exit), saying why, and detaches.

@@ -80,10 +80,7 @@ StatusOr<HeapSetup> PrepareHeap(const Config& config, pid_t pid,
     LogWarning(setup.unavailable_reason);
     return setup;
   }
-  for (const std::string& note : allocator->notes) LogInfo("heap: " + note);
-  LogInfo(StrCat("heap: allocator in ", allocator->module_path, ", ",
-                 config.heap ? "tracked from start-up (--heap)" : "probed on request (?seconds=N)",
-                 ", one sample per ", config.heap_rate, " bytes"));
+  for (const std::string& note : allocator->notes) LogDebug("heap: " + note);
   setup.allocator = std::move(*allocator);
   setup.sampler = std::move(*sampler);
   return setup;
@@ -138,6 +135,12 @@ int Run(const Config& config) {
                  " stack bytes per sample, ring buffer ", ring_bytes >> 20, " MiB; listening on ",
                  (*server)->local_endpoint().address().to_string(), ":",
                  (*server)->local_endpoint().port()));
+  if (const HeapSetup& heap_setup = profiler.heap_setup(); heap_setup.sampler) {
+    LogInfo(
+        StrCat("heap: allocator in ", heap_setup.allocator.module_path, ", ",
+               config.heap ? "tracked from start-up (--heap)" : "probed on request (?seconds=N)",
+               ", one sample per ", config.heap_rate, " bytes"));
+  }
   if (demo) {
     std::printf(
         "pprofd is profiling its demo workload (PID %d). Try:\n"

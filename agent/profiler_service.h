@@ -59,6 +59,7 @@ class ProfilerService : public http::PprofBackend {
   int max_seconds() const override { return options_.max_seconds; }
 
   const target::TargetProcess& target() const { return target_; }
+  const HeapSetup& heap_setup() const { return heap_->setup(); }
 
  private:
   struct Session;

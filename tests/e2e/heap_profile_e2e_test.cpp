@@ -251,6 +251,34 @@ std::vector<std::string> UprobeEventsOn(const std::string& path) {
   return found;
 }
 
+// The files and processes the uprobe_multi links of process `pid` probe, as the kernel reports
+// them in fdinfo ("path:", "pid:"). Classic uprobes (perf_event links) do not show theirs.
+std::set<std::pair<std::string, std::string>> UprobeMultiTargets(pid_t pid) {
+  std::set<std::pair<std::string, std::string>> targets;
+  for (const auto& info : ProcessFdInfos(pid)) {
+    auto type = info.find("link_type");
+    if (type == info.end() || type->second != "uprobe_multi") continue;
+    targets.insert(
+        {info.count("path") ? info.at("path") : "?", info.count("pid") ? info.at("pid") : "?"});
+  }
+  return targets;
+}
+
+// Checks where pprofd's uprobes sit: on `module` only, filtered to `target` only.
+void CheckProbedModule(pid_t agent_pid, const RawProfile& profile, const std::string& module,
+                       pid_t target) {
+  const auto targets = UprobeMultiTargets(agent_pid);
+  CHECK(BpfLinkCount(agent_pid) > 0);
+  if (CommentStartingWith(profile, "allocator: ").find("session uprobes") == std::string::npos) {
+    return;  // classic uprobes: the kernel does not show their files
+  }
+  REQUIRE_FALSE(targets.empty());
+  for (const auto& [path, pid] : targets) {
+    CHECK(path == module);
+    CHECK(pid == std::to_string(target));
+  }
+}
+
 bool BpfProgramExists(int id) {
   return RunCommand({"bpftool", "prog", "show", "id", std::to_string(id)}, seconds(30)).exit_code ==
          0;
@@ -310,7 +338,11 @@ void CheckModeAtTestRate(const std::string& mode) {
     CHECK(static_cast<double>(a.alloc_space) == Approx(kLiveA).epsilon(0.15));
     CHECK(static_cast<double>(b.alloc_space) == Approx(kLiveB).epsilon(0.15));
   } else {
-    CHECK(a.alloc_space > a.inuse_space);
+    // Each object was calloc'ed at half its size, realloc'ed to 3/4, then to its full size: a
+    // realloc counts as an allocation of the new size (and a free of the old block), so A and B
+    // allocated 1/2 + 3/4 + 1 = 2.25 times what they keep.
+    CHECK(static_cast<double>(a.alloc_space) == Approx(2.25 * kLiveA).epsilon(0.15));
+    CHECK(static_cast<double>(b.alloc_space) == Approx(2.25 * kLiveB).epsilon(0.15));
   }
 
   // What the user runs: the same numbers through pprof's own aggregation.
@@ -335,6 +367,8 @@ void CheckModeAtTestRate(const std::string& mode) {
   const std::string allocator = CommentStartingWith(profile.raw, "allocator: ");
   const std::string libc = LibcPathOf(workload.pid());
   REQUIRE_FALSE(libc.empty());
+  // The kernel's view: the probes sit on libc, for the workload only.
+  CheckProbedModule(agent.process().pid(), profile.raw, libc, workload.pid());
   CHECK(allocator.find(libc) != std::string::npos);
   CHECK(allocator.find("(shared library)") != std::string::npos);
   CHECK(HasCommentWith(profile.raw, {"estimate", std::to_string(kTestRate)}));
@@ -384,7 +418,9 @@ TEST_CASE("/allocs is the same data with alloc_space as pprof's default sample t
   const bool fetched = FetchHeap(agent.Url("/debug/pprof/allocs"), &profile, &error);
   INFO(error << "\npprofd stderr now: " << agent.process().Stderr());
   REQUIRE(fetched);
-  CHECK(profile.sample_types == kSampleTypes);
+  // pprof -raw marks the default sample type.
+  CHECK(profile.sample_types ==
+        "alloc_objects/count alloc_space/bytes[dflt] inuse_objects/count inuse_space/bytes");
   CHECK(profile.raw.period == kTestRate);
   // Each sample carries its object size as the numeric label "bytes".
   int with_bytes = 0;
@@ -436,6 +472,104 @@ TEST_CASE("A burst of allocations faster than the sampler drains is reported, no
   CHECK(b.inuse_space <= 1.15 * kLiveB);
 }
 
+TEST_CASE("Every allocation recorded with --heap-rate 1: exact bytes and objects") {
+  // Every allocation sampled, scale 1 (Go: rate <= 1 means no scaling): the profile must equal
+  // the workload's own count. No churn: every call then costs a record with a stack copy.
+  Subprocess workload({"env", "HEAP_WORKLOAD_NO_CHURN=1",
+                       FixturePath("heap_workloads/heap_workload"), "new", "120"});
+  REQUIRE(WaitForStdout(workload, "ready", seconds(5)));
+  Agent agent(workload.pid(), {"--heap", "--heap-rate", "1"});
+  REQUIRE(agent.listening());
+  workload.Signal(SIGUSR1);
+  REQUIRE(WaitForStdout(workload, "allocated", seconds(20)));
+  std::this_thread::sleep_for(milliseconds(300));
+  int64_t objects_a = 0, objects_b = 0;
+  {
+    const std::string out = workload.Stdout();
+    std::istringstream line(out.substr(out.find("allocated ") + 10));
+    line >> objects_a >> objects_b;
+  }
+  REQUIRE(objects_a > 0);
+
+  HeapProfile profile;
+  std::string error;
+  const bool fetched = FetchHeap(agent.Url("/debug/pprof/heap"), &profile, &error);
+  INFO(error << "\npprofd stderr now: " << agent.process().Stderr());
+  REQUIRE(fetched);
+  INFO("comments: " << JoinComments(profile.raw));
+  CHECK(profile.raw.period == 1);
+  CHECK(CommentStartingWith(profile.raw, "missed events: ").empty());
+  const SiteTotals a = SiteOf(profile.raw, "LiveSiteA");
+  const SiteTotals b = SiteOf(profile.raw, "LiveSiteB");
+  INFO(Describe("LiveSiteA", a) << "\n"
+                                << Describe("LiveSiteB", b) << "\nthe workload made " << objects_a
+                                << " objects at A, " << objects_b << " at B");
+  CHECK(a.inuse_space == kLiveA);
+  CHECK(a.inuse_objects == objects_a);
+  CHECK(a.alloc_space == kLiveA);
+  CHECK(a.alloc_objects == objects_a);
+  CHECK(b.inuse_space == kLiveB);
+  CHECK(b.inuse_objects == objects_b);
+}
+
+TEST_CASE("With --heap, ?seconds=N is the delta of the window") {
+  HeapWorkload workload("calloc", 120);
+  REQUIRE(workload.WaitReady());
+  Agent agent(workload.pid(), {"--heap", "--heap-rate", std::to_string(kTestRate)});
+  REQUIRE(agent.listening());
+  REQUIRE(workload.Allocate());
+
+  HeapProfile profile;
+  std::string error;
+  const bool fetched = FetchHeap(agent.Url("/debug/pprof/allocs?seconds=2"), &profile, &error);
+  INFO(error << "\npprofd stderr now: " << agent.process().Stderr());
+  REQUIRE(fetched);
+  INFO("comments: " << JoinComments(profile.raw));
+  const SiteTotals a = SiteOf(profile.raw, "LiveSiteA");
+  const SiteTotals c = SiteOf(profile.raw, "ChurnSiteC");
+  INFO(Describe("LiveSiteA", a) << "\n" << Describe("ChurnSiteC", c));
+  CHECK(a.anywhere_alloc_space == 0);
+  CHECK(a.anywhere_inuse_space == 0);
+  // ~8 MB/s of churn for 2 s.
+  CHECK(c.alloc_space >= 4 * 1024 * 1024);
+  CHECK(c.inuse_space < 1024 * 1024);
+  CHECK(HasCommentWith(profile.raw, {"delta", "2 s"}));
+  // The window ended; tracking from start-up goes on.
+  CHECK(BpfLinkCount(agent.process().pid()) > 0);
+  HeapProfile cumulative;
+  const bool fetched_cumulative = FetchHeap(agent.Url("/debug/pprof/heap"), &cumulative, &error);
+  REQUIRE(fetched_cumulative);
+  const SiteTotals a_cumulative = SiteOf(cumulative.raw, "LiveSiteA");
+  CHECK(static_cast<double>(a_cumulative.inuse_space) == Approx(kLiveA).epsilon(0.15));
+}
+
+TEST_CASE("A full live map is reported: untracked objects count as allocated, not in use") {
+  // ~4000 sampled live objects at A alone, 100 tracked.
+  HeapWorkload workload("malloc", 120);
+  REQUIRE(workload.WaitReady());
+  Agent agent(workload.pid(),
+              {"--heap", "--heap-rate", std::to_string(kTestRate), "--heap-max-live", "100"});
+  REQUIRE(agent.listening());
+  REQUIRE(workload.Allocate());
+  REQUIRE(workload.StopChurn() > 0);
+
+  HeapProfile profile;
+  std::string error;
+  const bool fetched = FetchHeap(agent.Url("/debug/pprof/heap"), &profile, &error);
+  INFO(error << "\npprofd stderr now: " << agent.process().Stderr());
+  REQUIRE(fetched);
+  INFO("comments: " << JoinComments(profile.raw));
+  const SiteTotals a = SiteOf(profile.raw, "LiveSiteA");
+  const SiteTotals b = SiteOf(profile.raw, "LiveSiteB");
+  INFO(Describe("LiveSiteA", a) << "\n" << Describe("LiveSiteB", b));
+  CHECK(static_cast<double>(a.alloc_space) == Approx(kLiveA).epsilon(0.15));
+  CHECK(static_cast<double>(b.alloc_space) == Approx(kLiveB).epsilon(0.15));
+  // At most 100 tracked objects of at most 64 KiB each, scaled by at most ~4.5 (3 KiB objects).
+  CHECK(a.inuse_space + b.inuse_space < 100 * 65536 * 5);
+  const std::string missed = CommentStartingWith(profile.raw, "missed events: ");
+  CHECK(missed.find("--heap-max-live") != std::string::npos);
+}
+
 TEST_CASE("At Go's default rate the profile is a sound estimate") {
   HeapWorkload workload("malloc", 120);
   REQUIRE(workload.WaitReady());
@@ -461,7 +595,7 @@ TEST_CASE("At Go's default rate the profile is a sound estimate") {
   CHECK(static_cast<double>(a.inuse_space) == Approx(kLiveA).epsilon(0.5));
 }
 
-TEST_CASE("?debug=1 is Go's legacy text with pprofd's notes; seconds with debug=1 is refused") {
+TEST_CASE("?debug=1 is Go's legacy text with pprofd's notes, and refused with seconds") {
   HeapWorkload workload("malloc", 120);
   REQUIRE(workload.WaitReady());
   Agent agent(workload.pid(), {"--heap", "--heap-rate", std::to_string(kTestRate)});
@@ -528,7 +662,7 @@ TEST_CASE("?debug=1 is Go's legacy text with pprofd's notes; seconds with debug=
 }
 
 TEST_CASE(
-    "Without --heap: 400 naming the flag; ?seconds=N tracks that window only, then detaches") {
+    "Without --heap: 400 naming the flag, and ?seconds=N tracks that window only, then detaches") {
   HeapWorkload workload("malloc", 120);
   REQUIRE(workload.WaitReady());
   Agent agent(workload.pid());
@@ -627,9 +761,11 @@ TEST_CASE("An executable with its own malloc is probed in the executable, not li
   const std::string allocator = CommentStartingWith(profile.raw, "allocator: ");
   CHECK(allocator.find(binary) != std::string::npos);
   CHECK(allocator.find("(executable)") != std::string::npos);
+  // The kernel's view: the probes sit on the executable, not on libc.
+  CheckProbedModule(agent.process().pid(), profile.raw, binary, workload.pid());
 }
 
-TEST_CASE("A static binary without symbols has no malloc to probe: exit 2 with --heap, else 501") {
+TEST_CASE("A static binary without symbols has no malloc to probe: exit 1 with --heap, else 501") {
   Subprocess workload({FixturePath("allocators/static_nosyms"), "120"});
   REQUIRE(WaitForStdout(workload, "ready", seconds(5)));
 
@@ -638,7 +774,7 @@ TEST_CASE("A static binary without symbols has no malloc to probe: exit 2 with -
                   "127.0.0.1:" + std::to_string(FreePort()), "--heap"},
                  seconds(30));
   INFO("stderr: " << startup.err);
-  CHECK(startup.exit_code == 2);
+  CHECK(startup.exit_code == 1);
   CHECK(Lines(startup.err).size() == 1);
   CHECK(startup.err.find("malloc") != std::string::npos);
 
@@ -656,7 +792,7 @@ TEST_CASE("A static binary without symbols has no malloc to probe: exit 2 with -
   CHECK(agent.process().Running());
 }
 
-TEST_CASE("A Go program has no malloc to probe: exit 2 with --heap, else 501") {
+TEST_CASE("A Go program has no malloc to probe: exit 1 with --heap, else 501") {
   Subprocess workload({FixturePath("heap_workloads/go_spin")});
   REQUIRE(WaitForStdout(workload, "ready", seconds(5)));
 
@@ -665,7 +801,7 @@ TEST_CASE("A Go program has no malloc to probe: exit 2 with --heap, else 501") {
                   "127.0.0.1:" + std::to_string(FreePort()), "--heap"},
                  seconds(30));
   INFO("stderr: " << startup.err);
-  CHECK(startup.exit_code == 2);
+  CHECK(startup.exit_code == 1);
   CHECK(Lines(startup.err).size() == 1);
   CHECK(startup.err.find("malloc") != std::string::npos);
 
@@ -677,6 +813,32 @@ TEST_CASE("A Go program has no malloc to probe: exit 2 with --heap, else 501") {
   CHECK(StatusCode(result.out) == 501);
   CHECK(result.out.find("X-Go-Pprof: 1\r\n") != std::string::npos);
   CHECK(BodyOf(result.out).find("malloc") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM detaches the uprobes and unloads the programs, the target runs on") {
+  HeapWorkload workload("new", 120);
+  REQUIRE(workload.WaitReady());
+  Agent agent(workload.pid(), {"--heap"});
+  REQUIRE(agent.listening());
+  const pid_t agent_pid = agent.process().pid();
+  REQUIRE(workload.Allocate());
+  const std::set<int> programs = BpfLinkProgramIds(agent_pid);
+  CHECK_FALSE(programs.empty());
+
+  agent.process().Signal(SIGTERM);
+  const std::optional<int> code = agent.process().Wait(seconds(10));
+  INFO("pprofd stderr: " << agent.process().Stderr());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  for (int id : programs) {
+    INFO("BPF program " << id);
+    CHECK_FALSE(BpfProgramExists(id));
+  }
+  CHECK(UprobeEventsOn(LibcPathOf(workload.pid())).empty());
+  // The workload is unharmed and still churning through the formerly probed allocator.
+  std::this_thread::sleep_for(milliseconds(300));
+  CHECK(workload.process().Running());
+  CHECK(workload.StopChurn() > 0);
 }
 
 TEST_CASE("The target exits while pprofd --heap tracks it: pprofd exits 1, no probe remains") {
