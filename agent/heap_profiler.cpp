@@ -98,7 +98,10 @@ void HeapProfiler::DetachIfIdle() {
   if (setup_.track_from_start && !stopped_) return;
   if (!windows_.empty() || !setup_.sampler || !setup_.sampler->attached()) return;
   setup_.sampler->Detach();
-  // Without probes nothing will ever match the tracked allocations again.
+  // Events still in the ring belong to the tracking that just ended: consume them now, or the
+  // next window would count them. Then forget everything: without probes nothing will ever
+  // match the tracked allocations again.
+  Drain();
   store_.Clear();
 }
 
@@ -186,6 +189,7 @@ void HeapProfiler::FinishAll(const std::string& reason) {
   for (const auto& window : windows) FinishWindow(window, reason);
   if (setup_.sampler) {
     setup_.sampler->Detach();
+    Drain();
     store_.Clear();
   }
 }

@@ -53,6 +53,7 @@ TEST_CASE("a dynamically linked process allocates through libc") {
   ChildProcess child({"/bin/sleep", "30"});
   REQUIRE(child.WaitForMapping("libc.so.6", kStartTimeout));
   StatusOr<AllocatorProbes> probes = LocateAllocator(child.pid());
+  INFO((probes.ok() ? std::string() : probes.status().message()));
   REQUIRE(probes.ok());
   INFO(AllNotes(*probes));
 

@@ -70,10 +70,15 @@ bool ChildProcess::WaitForLine(const std::string& line, std::chrono::millisecond
 
 bool ChildProcess::WaitForMapping(const std::string& needle, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const std::string path = "/proc/" + std::to_string(pid_) + "/maps";
+  std::string previous;
   while (std::chrono::steady_clock::now() < deadline) {
-    StatusOr<std::string> maps = ReadFileToString("/proc/" + std::to_string(pid_) + "/maps");
-    if (maps.ok() && maps->find(needle) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    StatusOr<std::string> maps = ReadFileToString(path);
+    // The dynamic linker maps a library's segments one by one and the locator reads them all:
+    // wait until the maps mention `needle` and stay unchanged for a while (start-up is over).
+    if (maps.ok() && maps->find(needle) != std::string::npos && *maps == previous) return true;
+    if (maps.ok()) previous = std::move(*maps);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;
 }

@@ -21,7 +21,8 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
   // Reads stdout until a line equal to `line` arrives; false on EOF or timeout.
   bool WaitForLine(const std::string& line, std::chrono::milliseconds timeout);
-  // Polls /proc/PID/maps until it mentions `needle` (e.g. once exec has loaded libc).
+  // Polls /proc/PID/maps until it mentions `needle` (e.g. once exec has loaded libc) and has
+  // stopped changing.
   bool WaitForMapping(const std::string& needle, std::chrono::milliseconds timeout);
   // SIGKILL and reap; afterwards the pid names no process (until reused).
   void KillAndReap();
