@@ -41,7 +41,7 @@ Without --pid, starts the bundled demo workload and profiles it.
   --btf PATH           BTF of the running kernel, for kernels without
                        /sys/kernel/btf/vmlinux (default /sys/kernel/btf/vmlinux)
   --heap               track allocations from start-up, for /debug/pprof/heap and /allocs
-                       (costs the target about 1.2 us per malloc+free pair, see
+                       (costs the target about 1.4 us per malloc+free pair, see
                        docs/benchmarks.md; without it, /heap?seconds=N probes the
                        allocator for those N seconds only)
   --heap-rate BYTES    mean bytes allocated between sampled allocations (default 524288, as

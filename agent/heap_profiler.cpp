@@ -176,10 +176,13 @@ void HeapProfiler::FinishWindow(const std::shared_ptr<Window>& window,
   }
   std::vector<profiles::HeapRecord> delta =
       profiles::HeapStore::Delta(window->begin, store_.Snapshot());
+  StatusOr<std::string> profile =
+      Write(delta, window->request, window->begin_wall_ns, duration_ns, std::move(comments));
+  // Detached before answering: when the client has its profile, the target runs at full speed.
+  DetachIfIdle();
   // Moved out: the cancelled timer's handler still holds the window.
   http::ProfileCallback done = std::move(window->done);
-  done(Write(delta, window->request, window->begin_wall_ns, duration_ns, std::move(comments)));
-  DetachIfIdle();
+  done(std::move(profile));
 }
 
 void HeapProfiler::FinishAll(const std::string& reason) {

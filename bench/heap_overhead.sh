@@ -7,7 +7,7 @@
 # usage: bench/heap_overhead.sh OUT_DIR
 #   env: RUNS=5, THREADS="2 1", MODES="baseline pprofd pprofd-rate1 memleak heaptrack",
 #        PAIRS_<mode> (pairs per thread per run, sized for ~1-3 s; see below),
-#        DETACH_WINDOWS=3, DETACH_SECONDS=2
+#        DETACH_WINDOWS=5, DETACH_SECONDS=2, MEMLEAK_ARGS (extra memleak options, e.g. "-s 1000")
 # Writes OUT_DIR/heap_overhead.csv (one line per run), OUT_DIR/heap_detach.csv (one line per
 # round of the detach test), OUT_DIR/heap_tools.txt (versions, and why a tool could not run) and
 # prints/writes OUT_DIR/heap_overhead.md.
@@ -24,10 +24,11 @@ OUT_DIR="${1:?usage: heap_overhead.sh OUT_DIR}"
 RUNS="${RUNS:-5}"
 THREADS="${THREADS:-2 1}"
 MODES="${MODES:-baseline pprofd pprofd-rate1 memleak heaptrack}"
-DETACH_WINDOWS="${DETACH_WINDOWS:-3}"
+DETACH_WINDOWS="${DETACH_WINDOWS:-5}"
 DETACH_SECONDS="${DETACH_SECONDS:-2}"
-# Per thread. Measured here: ~27 ns per pair without a tool, ~1.2 us with pprofd, ~13 us with
-# memleak, ~0.2-0.4 us with heaptrack; the counts keep each run at ~0.5-3 s.
+MEMLEAK_ARGS="${MEMLEAK_ARGS:-}"
+# Per thread. Measured here: ~26 ns per pair without a tool, ~1.4 us with pprofd (~2 us at rate
+# 1), ~13 us with memleak, ~0.3-0.6 us with heaptrack; the counts keep each run at ~0.5-3 s.
 PAIRS_baseline="${PAIRS_baseline:-20000000}"
 PAIRS_pprofd="${PAIRS_pprofd:-2000000}"
 PAIRS_pprofd_rate1="${PAIRS_pprofd_rate1:-500000}"
@@ -47,10 +48,14 @@ done
 mkdir -p "${OUT_DIR}"
 BENCH_TMP=$(mktemp -d /tmp/pprofd-bench.XXXXXX)
 enable_bpf_stats
+# enable_bpf_stats's trap, plus the temporary directory (merged kernel headers, heaptrack files),
+# also when a run fails or is interrupted.
+trap 'sysctl -qw kernel.bpf_stats_enabled="${BPF_STATS_BEFORE}"; cleanup_children; rm -rf "${BENCH_TMP}"' EXIT
 CSV="${OUT_DIR}/heap_overhead.csv"
 DETACH_CSV="${OUT_DIR}/heap_detach.csv"
 TOOLS="${OUT_DIR}/heap_tools.txt"
-echo "threads,mode,run,pairs,ns_per_pair,cpu_ns_per_pair,wall_s,tool_cpu_ms,bpf_ms,bpf_runs,calls,sampled,lost,machine_busy_s,load1" >"${CSV}"
+echo "threads,mode,run,pairs,ns_per_pair,cpu_ns_per_pair,wall_s,tool_cpu_ms,bpf_ms,bpf_runs,calls,sampled,lost_allocs,machine_busy_s,load1,lost_frees" >"${CSV}"
+# pprofd_links: when the window's response arrived for "after", else at the end of the round.
 echo "threads,round,phase,pairs,ns_per_pair,cpu_ns_per_pair,pprofd_links,load1" >"${DETACH_CSV}"
 : >"${TOOLS}"
 
@@ -121,13 +126,16 @@ pprofd_links() {
 # --- pprofd ---
 # pprofd_start TARGET_PID ARGS...: sets PP_PID, PP_URL; returns once it answers HTTP.
 pprofd_start() {
-  local target=$1 port=$((20000 + RANDOM % 10000)) attempt
+  local target=$1 port=$((20000 + RANDOM % 10000))
   shift
   PP_URL="http://127.0.0.1:${port}"
-  "${PPROFD}" --pid "${target}" --listen "127.0.0.1:${port}" "$@" >>"${BENCH_TMP}/pprofd.log" 2>&1 &
+  (
+    exec {WL_FD}>&-
+    exec "${PPROFD}" --pid "${target}" --listen "127.0.0.1:${port}" "$@"
+  ) >>"${BENCH_TMP}/pprofd.log" 2>&1 &
   PP_PID=$!
   BENCH_CHILDREN+=("${PP_PID}")
-  for attempt in $(seq 400); do
+  for _ in $(seq 400); do
     curl -sf -o /dev/null "${PP_URL}/debug/pprof/" && return 0
     kill -0 "${PP_PID}" 2>/dev/null || die "pprofd exited at start: see ${BENCH_TMP}/pprofd.log"
     sleep 0.05
@@ -135,14 +143,16 @@ pprofd_start() {
   die "pprofd did not answer on ${PP_URL}"
 }
 
-# heap_counts: "calls sampled lost" from the comments of pprofd's heap profile (counted since
-# --heap attached).
+# heap_counts: "calls sampled lost_allocs lost_frees" from the comments of pprofd's heap profile
+# (counted since --heap attached). Lost = dropped because the ring buffer to the agent was full.
 heap_counts() {
   curl -sf "${PP_URL}/debug/pprof/heap?debug=1" | awk '
     /^# allocation calls seen:/ { gsub(/[;:]/, " "); calls = $5; sampled = $7 }
-    /^# missed events:/ { while (match($0, /[0-9]+ [a-z ]+lost/)) {
-        lost += substr($0, RSTART, RLENGTH) + 0; $0 = substr($0, RSTART + RLENGTH) } }
-    END { printf "%d %d %d\n", calls, sampled, lost }'
+    /^# missed events:/ {
+      if (match($0, /[0-9]+ sampled allocations lost/)) lost_allocs = substr($0, RSTART, RLENGTH) + 0
+      if (match($0, /[0-9]+ frees of sampled allocations lost/)) lost_frees = substr($0, RSTART, RLENGTH) + 0
+    }
+    END { printf "%d %d %d %d\n", calls, sampled, lost_allocs, lost_frees }'
 }
 
 # --- memleak ---
@@ -174,8 +184,11 @@ setup_memleak() {
   fi
   cat >"${BENCH_TMP}/memleak.py" <<'EOF'
 # Runs memleak-bpfcc with bpf_attach_uprobe's missing last argument (ref_ctr_offset) set to 0.
-import ctypes as ct, runpy, sys
+# Started in the background by a non-interactive shell, it inherits SIGINT ignored: restore it, so
+# SIGINT ends memleak through its KeyboardInterrupt path (detach, exit) as Ctrl+C would.
+import ctypes as ct, runpy, signal, sys
 from bcc import libbcc
+signal.signal(signal.SIGINT, signal.default_int_handler)
 attach = libbcc.lib.bpf_attach_uprobe
 if len(attach.argtypes) == 6:
     attach.argtypes = attach.argtypes + [ct.c_uint32]
@@ -202,6 +215,8 @@ setup_heaptrack() {
 run_one() {
   local threads=$1 mode=$2 run=$3 pairs_var="PAIRS_${2//-/_}"
   local pairs=${!pairs_var} tool_ms="" bpf_ms="" bpf_runs="" calls="" sampled="" lost="" load
+  local lost_frees=""
+  local ht_pid=""
   mw_start "${threads}" "${pairs}"
   mw_round >/dev/null # warm-up: page faults, the allocator's caches
   load=$(load1)
@@ -230,10 +245,15 @@ run_one() {
       calls=$((c1[0] - c0[0]))
       sampled=$((c1[1] - c0[1]))
       lost=$((c1[2] - c0[2]))
+      lost_frees=$((c1[3] - c0[3]))
       ;;
     memleak)
       local ml_pid cpu0 cpu1
-      /usr/bin/python3 "${BENCH_TMP}/memleak.py" -p "${WL_PID}" >"${BENCH_TMP}/memleak.out" 2>&1 &
+      (
+        exec {WL_FD}>&-
+        # shellcheck disable=SC2086  # options, split on purpose
+        exec /usr/bin/python3 "${BENCH_TMP}/memleak.py" ${MEMLEAK_ARGS} -p "${WL_PID}"
+      ) >"${BENCH_TMP}/memleak.out" 2>&1 &
       ml_pid=$!
       BENCH_CHILDREN+=("${ml_pid}")
       wait_for_line "${BENCH_TMP}/memleak.out" '^Attaching to pid' 120 ||
@@ -254,9 +274,13 @@ run_one() {
       tool_ms=$(awk -v a="${cpu0}" -v b="${cpu1}" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')
       ;;
     heaptrack)
-      local ht_pid cpu0 cpu1
-      (cd "${BENCH_TMP}" && exec heaptrack -o "${BENCH_TMP}/heaptrack.${threads}.${run}" -p "${WL_PID}") \
-        >"${BENCH_TMP}/heaptrack.out" 2>&1 &
+      local cpu0 cpu1
+      # Without the workload's stdin: heaptrack waits for the target to exit, and the target
+      # waits for its stdin to close.
+      (
+        exec {WL_FD}>&-
+        cd "${BENCH_TMP}" && exec heaptrack -o "${BENCH_TMP}/heaptrack.${threads}.${run}" -p "${WL_PID}"
+      ) >"${BENCH_TMP}/heaptrack.out" 2>&1 &
       ht_pid=$!
       BENCH_CHILDREN+=("${ht_pid}")
       wait_for_line "${BENCH_TMP}/heaptrack.out" '^injection finished' 120 ||
@@ -275,27 +299,33 @@ run_one() {
     wait "${ht_pid}" 2>/dev/null || true # it writes its file when the target exits
     rm -f "${BENCH_TMP}"/heaptrack.*.zst
   fi
-  echo "${threads},${mode},${run},${R_PAIRS},${R_NS},${R_CPU_NS},${R_WALL},${tool_ms},${bpf_ms},${bpf_runs},${calls},${sampled},${lost},${R_BUSY},${load}" >>"${CSV}"
-  log "threads=${threads} ${mode} run ${run}: ${R_NS} ns/pair (cpu ${R_CPU_NS}) busy ${R_BUSY}s load ${load} tool ${tool_ms:-}ms calls ${calls:-} sampled ${sampled:-} lost ${lost:-}"
+  echo "${threads},${mode},${run},${R_PAIRS},${R_NS},${R_CPU_NS},${R_WALL},${tool_ms},${bpf_ms},${bpf_runs},${calls},${sampled},${lost},${R_BUSY},${load},${lost_frees}" >>"${CSV}"
+  log "threads=${threads} ${mode} run ${run}: ${R_NS} ns/pair (cpu ${R_CPU_NS}) busy ${R_BUSY}s load ${load} tool ${tool_ms:-}ms calls ${calls:-} sampled ${sampled:-} lost ${lost:-}/${lost_frees:-}"
 }
 
-# detach_test THREADS: a windowed profile (no --heap) probes for DETACH_SECONDS only; the rounds
-# after each window must run as fast as those with no agent at all.
+# detach_test THREADS: one workload process; rounds with no agent (before pprofd starts and after it
+# exits), with pprofd attached but idle, during windowed profiles (no --heap: the allocator is
+# probed for DETACH_SECONDS only) and after each window, which must run as fast as with no agent.
 detach_test() {
   local threads=$1 window_pairs
   mw_start "${threads}" "${PAIRS_baseline}"
   mw_round >/dev/null
-  detach_row() { echo "${threads},${MW_ROUND},$1,${R_PAIRS},${R_NS},${R_CPU_NS},$(pprofd_links),$(load1)" >>"${DETACH_CSV}"; }
-  local i
-  for i in 1 2 3; do
+  # detach_row PHASE [LINKS]: LINKS defaults to the links pprofd holds now.
+  detach_row() { echo "${threads},${MW_ROUND},$1,${R_PAIRS},${R_NS},${R_CPU_NS},${2:-$(pprofd_links)},$(load1)" >>"${DETACH_CSV}"; }
+  for _ in 1 2 3; do
     mw_round
-    detach_row before
+    detach_row no-agent
   done
   pprofd_start "${WL_PID}"
   wait_tree_quiet "${PP_PID}" || true
+  # Attached but never asked for a heap profile: must cost nothing either.
+  for _ in 1 2 3; do
+    mw_round
+    detach_row idle-agent
+  done
   # Sized to end inside the window at ~1.2 us per probed pair.
   window_pairs=$((DETACH_SECONDS * 500000))
-  for i in $(seq "${DETACH_WINDOWS}"); do
+  for _ in $(seq "${DETACH_WINDOWS}"); do
     curl -sf -o "${BENCH_TMP}/window.pb.gz" \
       "${PP_URL}/debug/pprof/heap?seconds=${DETACH_SECONDS}" &
     local curl_pid=$!
@@ -303,13 +333,18 @@ detach_test() {
     mw_round "${window_pairs}"
     detach_row during
     wait "${curl_pid}" || die "windowed heap profile failed"
+    # Links still held when the response has arrived, then two rounds: the first starts at once.
+    local links_at_response
+    links_at_response=$(pprofd_links)
     mw_round
-    detach_row after
+    detach_row after "${links_at_response}"
+    mw_round
+    detach_row after-2
   done
   stop_pprofd
-  for i in 1 2; do
+  for _ in 1 2 3; do
     mw_round
-    detach_row "no-agent"
+    detach_row no-agent
   done
   finish_workload
   log "threads=${threads} detach test done"
@@ -317,7 +352,11 @@ detach_test() {
 
 setup_memleak || true
 setup_heaptrack || true
-echo "pprofd: $("${PPROFD}" --version 2>&1 | head -1)" >>"${TOOLS}"
+{
+  echo "pprofd: $("${PPROFD}" --version 2>&1 | head -1)"
+  echo "date: $(date -u +%Y-%m-%dT%H:%MZ), kernel $(uname -r), $(nproc) CPUs"
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >>"${TOOLS}"
 ACTIVE_MODES=""
 for mode in ${MODES}; do
   case "${mode}" in
@@ -345,9 +384,9 @@ for threads in ${THREADS}; do detach_test "${threads}"; done
 # no free CPU); CPU is the workload threads' CPU time per pair, which includes the probes' kernel
 # time and is immune to other load on the machine.
 summarize() {
-  local threads mode base base_cpu ns cpu added added_cpu per_sampled bpf_per
-  echo "| threads | mode | ns/pair (wall) | added ns/pair | slowdown | CPU ns/pair | added CPU ns/pair | tool CPU per pair | sampled | tool CPU per sampled alloc | BPF ns per probe hit | lost | load (1 min) |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  local threads mode base base_cpu ns cpu added added_cpu per_sampled bpf_per others
+  echo "| threads | mode | ns/pair (wall) | added ns/pair | slowdown | CPU ns/pair | added CPU ns/pair | tool CPU per pair | sampled | lost (ring full) | tool CPU per recorded sample | BPF ns per probe hit | others' CPU s | load (1 min) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for threads in ${THREADS}; do
     col() { awk -F, -v t="${threads}" -v m="$1" -v c="$2" '$1 == t && $2 == m && $c != "" { print $c }' "${CSV}"; }
     base=$(col baseline 5 | median)
@@ -358,9 +397,11 @@ summarize() {
       [[ ${ns} == nan ]] && continue
       local loads
       loads=$(col "${mode}" 15 | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }')
+      others=$(awk -F, -v t="${threads}" -v m="${mode}" '$1 == t && $2 == m {
+        print $14 - $6 * $4 * t / 1e9 - ($8 == "" ? 0 : $8 / 1e3) }' "${CSV}" | median)
       if [[ ${mode} == baseline ]]; then
-        printf '| %s | %s | %.1f | - | - | %.1f | - | - | - | - | - | - | %s |\n' "${threads}" "${mode}" \
-          "${ns}" "${cpu}" "${loads}"
+        printf '| %s | %s | %.1f | - | - | %.1f | - | - | - | - | - | - | %.2f | %s |\n' "${threads}" \
+          "${mode}" "${ns}" "${cpu}" "${others}" "${loads}"
         continue
       fi
       added=$(awk -v a="${ns}" -v b="${base}" 'BEGIN { printf "%.0f", a - b }')
@@ -370,13 +411,15 @@ summarize() {
         print $8 * 1e6 / ($4 * t) }' "${CSV}" | median | awk '$1 != "nan" { printf "%.0f ns", $1 } $1 == "nan" { print "-" }')
       sampled=$(col "${mode}" 12 | median | awk '$1 != "nan" { printf "%d", $1 } $1 == "nan" { print "-" }')
       lost=$(col "${mode}" 13 | median | awk '$1 != "nan" { printf "%d", $1 } $1 == "nan" { print "-" }')
-      per_sampled=$(awk -F, -v t="${threads}" -v m="${mode}" '$1 == t && $2 == m && $12 > 0 {
-        print $8 * 1e3 / $12 }' "${CSV}" | median | awk '$1 != "nan" { printf "%.1f us", $1 } $1 == "nan" { print "-" }')
+      # Per allocation that reached the agent (sampled minus those lost to a full ring buffer).
+      per_sampled=$(awk -F, -v t="${threads}" -v m="${mode}" '$1 == t && $2 == m && $12 - $13 > 0 {
+        print $8 * 1e3 / ($12 - $13) }' "${CSV}" | median | awk '$1 != "nan" { printf "%.1f us", $1 } $1 == "nan" { print "-" }')
       bpf_per=$(awk -F, -v t="${threads}" -v m="${mode}" '$1 == t && $2 == m && $10 > 0 {
         print $9 * 1e6 / $10 }' "${CSV}" | median | awk '$1 != "nan" { printf "%.0f", $1 } $1 == "nan" { print "-" }')
-      printf '| %s | %s | %.1f | %+d | %.1fx | %.1f | %+d | %s | %s | %s | %s | %s | %s |\n' \
+      printf '| %s | %s | %.1f | %+d | %.1fx | %.1f | %+d | %s | %s | %s | %s | %s | %.2f | %s |\n' \
         "${threads}" "${mode}" "${ns}" "${added}" "$(awk -v a="${ns}" -v b="${base}" 'BEGIN { print a / b }')" \
-        "${cpu}" "${added_cpu}" "${tool_per}" "${sampled}" "${per_sampled}" "${bpf_per}" "${lost}" "${loads}"
+        "${cpu}" "${added_cpu}" "${tool_per}" "${sampled}" "${lost}" "${per_sampled}" "${bpf_per}" \
+        "${others}" "${loads}"
     done
   done
   echo
@@ -385,12 +428,12 @@ summarize() {
   echo "| threads | phase | rounds | ns/pair (wall) | CPU ns/pair | links held by pprofd |"
   echo "|---|---|---|---|---|---|"
   for threads in ${THREADS}; do
-    for phase in before during after no-agent; do
+    for phase in no-agent idle-agent during after after-2; do
       dcol() { awk -F, -v t="${threads}" -v p="${phase}" -v c="$1" '$1 == t && $3 == p { print $c }' "${DETACH_CSV}"; }
       printf '| %s | %s | %d | %.1f | %.1f | %s |\n' "${threads}" "${phase}" "$(dcol 5 | wc -l)" \
         "$(dcol 5 | median)" "$(dcol 6 | median)" "$(dcol 7 | sort -u | tr '\n' ' ')"
     done
   done
 }
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"${TOOLS}"
 summarize | tee "${OUT_DIR}/heap_overhead.md"
-rm -rf "${BENCH_TMP}"

@@ -28,6 +28,7 @@ log "overhead (alternating runs; progress below)"
 "${BENCH_DIR}/overhead.sh" "${OUT_DIR}" >/dev/null
 log "latency"
 "${BENCH_DIR}/latency.sh" "${OUT_DIR}" >/dev/null
+"${BENCH_DIR}/heap_overhead.sh" "${OUT_DIR}" >/dev/null # heap profiling: heap_overhead.md
 
 # The unwinder micro-benchmark is defined with its fixture in tests/ (needs PPROFD_BUILD_TESTS=ON).
 UNWIND_MD="${OUT_DIR}/unwind_bench.txt"
