@@ -25,34 +25,6 @@ std::string Rfc3339(int64_t wall_ns) {
   return buffer;
 }
 
-const char* FunctionName(pprofd_alloc_fn fn) {
-  switch (fn) {
-    case PPROFD_FN_MALLOC:
-      return "malloc";
-    case PPROFD_FN_CALLOC:
-      return "calloc";
-    case PPROFD_FN_REALLOC:
-      return "realloc";
-    case PPROFD_FN_REALLOCARRAY:
-      return "reallocarray";
-    case PPROFD_FN_POSIX_MEMALIGN:
-      return "posix_memalign";
-    case PPROFD_FN_ALIGNED_ALLOC:
-      return "aligned_alloc";
-    case PPROFD_FN_MEMALIGN:
-      return "memalign";
-    case PPROFD_FN_VALLOC:
-      return "valloc";
-    case PPROFD_FN_PVALLOC:
-      return "pvalloc";
-    case PPROFD_FN_FREE:
-      return "free";
-    case PPROFD_FN_COUNT:
-      break;
-  }
-  return "?";
-}
-
 using Stats = std::array<uint64_t, PPROFD_HEAP_STAT_COUNT>;
 
 Stats Minus(const Stats& later, const Stats& earlier) {
@@ -211,7 +183,7 @@ std::vector<std::string> HeapProfiler::Comments(const Stats& stats, int window_s
                          "them")));
   std::string probes;
   for (const auto& probe : setup_.allocator.probes) {
-    probes += StrCat(probes.empty() ? "" : ", ", FunctionName(probe.fn));
+    probes += StrCat(probes.empty() ? "" : ", ", sampling::AllocFunctionName(probe.fn));
   }
   comments.push_back(StrCat("allocator: ", setup_.allocator.module_path,
                             setup_.allocator.in_executable ? " (executable)" : " (shared library)",

@@ -33,13 +33,6 @@ size_t RingBytesFor(uint32_t stack_bytes) {
   return std::clamp<size_t>(NextPowerOfTwo(record * 512), 1 << 20, 256 << 20);
 }
 
-const char* FnName(uint32_t fn) {
-  static const char* const kNames[] = {
-      "malloc",        "calloc",   "realloc", "reallocarray", "posix_memalign",
-      "aligned_alloc", "memalign", "valloc",  "pvalloc",      "free"};
-  return fn < PPROFD_FN_COUNT ? kNames[fn] : "?";
-}
-
 struct SkeletonDeleter {
   void operator()(heap_sampler* skeleton) const { heap_sampler__destroy(skeleton); }
 };
@@ -83,6 +76,13 @@ struct HeapSampler::Impl {
   Status AttachClassic();
   void ResetState();
 };
+
+const char* AllocFunctionName(uint32_t fn) {
+  static const char* const kNames[] = {
+      "malloc",        "calloc",   "realloc", "reallocarray", "posix_memalign",
+      "aligned_alloc", "memalign", "valloc",  "pvalloc",      "free"};
+  return fn < PPROFD_FN_COUNT ? kNames[fn] : "?";
+}
 
 std::vector<uint64_t> ExponentialIntervals(uint64_t rate_bytes, uint64_t seed) {
   std::vector<uint64_t> table(PPROFD_HEAP_INTERVALS, 0);
@@ -250,8 +250,8 @@ Status HeapSampler::Impl::AttachClassic() {
     bpf_link* link = bpf_program__attach_uprobe_opts(
         program, options.target_pid, options.module_path.c_str(), probe.file_offset, &opts);
     if (!link) {
-      return ErrnoError(StrCat(retprobe ? "uretprobe " : "uprobe ", FnName(probe.fn), " at ",
-                               options.module_path, "+0x", std::hex, probe.file_offset),
+      return ErrnoError(StrCat(retprobe ? "uretprobe " : "uprobe ", AllocFunctionName(probe.fn),
+                               " at ", options.module_path, "+0x", std::hex, probe.file_offset),
                         errno);
     }
     links.emplace_back(link);

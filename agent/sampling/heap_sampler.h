@@ -90,6 +90,9 @@ class HeapSampler {
   uint32_t max_live_ = 0;
 };
 
+// "malloc", "free", ...: the C name of an allocator entry point.
+const char* AllocFunctionName(uint32_t fn);
+
 // The table of PPROFD_HEAP_INTERVALS exponentially distributed intervals with mean `rate_bytes`
 // (all zero when rate_bytes <= 1: every allocation sampled). Exposed for tests.
 std::vector<uint64_t> ExponentialIntervals(uint64_t rate_bytes, uint64_t seed);
