@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -78,6 +79,36 @@ bool WaitForStdout(Subprocess& process, const std::string& text,
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return true;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+int StatusCode(const std::string& curl_output) {
+  static const std::regex kStatus(R"(HTTP/1\.[01] (\d{3}))");
+  int code = -1;
+  for (auto it = std::sregex_iterator(curl_output.begin(), curl_output.end(), kStatus);
+       it != std::sregex_iterator(); ++it) {
+    code = std::stoi((*it)[1]);
+  }
+  return code;
+}
+
+std::string BodyOf(const std::string& http_response) {
+  const size_t end = http_response.find("\r\n\r\n");
+  return end == std::string::npos ? "" : http_response.substr(end + 4);
+}
+
+std::string JoinComments(const RawProfile& profile) {
+  std::string all;
+  for (const auto& comment : profile.comments) all += comment + " | ";
+  return all;
 }
 
 std::vector<std::map<std::string, std::string>> ProcessFdInfos(pid_t pid) {

@@ -38,6 +38,15 @@ CommandResult Curl(const std::vector<std::string>& args);
 // Share (0-100) of `samples` whose stack contains `function`, weighted by the sample count.
 double SharePercent(const RawProfile& profile, const std::string& function);
 
+// The non-empty lines of `text`.
+std::vector<std::string> Lines(const std::string& text);
+// Status code of `curl -i` output (the last status line, after any 100 Continue); -1 if none.
+int StatusCode(const std::string& curl_output);
+// The body of a raw HTTP response (after the blank line).
+std::string BodyOf(const std::string& http_response);
+// Every comment of `profile`, joined with " | " (for test messages).
+std::string JoinComments(const RawProfile& profile);
+
 // Waits until `process` has printed `text` on stdout; false after `timeout`.
 bool WaitForStdout(Subprocess& process, const std::string& text, std::chrono::milliseconds timeout);
 

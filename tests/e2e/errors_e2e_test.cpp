@@ -36,15 +36,6 @@ bool WaitForReady(Subprocess& process) {
   return false;
 }
 
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
-
 // Runs pprofd with `args` (prefixed by `wrapper`, e.g. setpriv) and checks that it fails with
 // `exit_code` and exactly one line on stderr containing `expected`.
 void CheckStartupError(const std::vector<std::string>& wrapper,
@@ -133,52 +124,9 @@ int CountFds(pid_t pid) {
   return count;
 }
 
-// Status code of curl -i output (the last status line, after any 100 Continue).
-int StatusCode(const std::string& curl_output) {
-  static const std::regex kStatus(R"(HTTP/1\.[01] (\d{3}))");
-  int code = -1;
-  for (auto it = std::sregex_iterator(curl_output.begin(), curl_output.end(), kStatus);
-       it != std::sregex_iterator(); ++it) {
-    code = std::stoi((*it)[1]);
-  }
-  return code;
-}
-
-std::string BodyOf(const std::string& http_response) {
-  size_t end = http_response.find("\r\n\r\n");
-  return end == std::string::npos ? "" : http_response.substr(end + 4);
-}
-
 bool HasComment(const RawProfile& profile, const std::string& text) {
   return std::any_of(profile.comments.begin(), profile.comments.end(),
                      [&](const std::string& c) { return c.find(text) != std::string::npos; });
-}
-
-std::string JoinComments(const RawProfile& profile) {
-  std::string all;
-  for (const auto& comment : profile.comments) all += comment + " | ";
-  return all;
-}
-
-// The "key:\tvalue" lines of /proc/PID/fdinfo/FD for every fd of `pid`.
-std::vector<std::map<std::string, std::string>> FdInfos(pid_t pid) {
-  std::vector<std::map<std::string, std::string>> infos;
-  const std::string dir_path = "/proc/" + std::to_string(pid) + "/fdinfo";
-  DIR* dir = ::opendir(dir_path.c_str());
-  if (dir == nullptr) return infos;
-  while (dirent* entry = ::readdir(dir)) {
-    if (entry->d_name[0] == '.') continue;
-    std::ifstream in(dir_path + "/" + entry->d_name);
-    std::map<std::string, std::string> info;
-    for (std::string line; std::getline(in, line);) {
-      size_t colon = line.find(':');
-      if (colon == std::string::npos) continue;
-      info[line.substr(0, colon)] = line.substr(line.find_first_not_of(" \t", colon + 1));
-    }
-    infos.push_back(std::move(info));
-  }
-  ::closedir(dir);
-  return infos;
 }
 
 // Name of BPF program `id` per `bpftool prog show id`, empty when there is no such program.
@@ -195,7 +143,7 @@ std::string BpfProgramName(int id) {
 // bpftool cannot show the holders of a program: read the process's fdinfo instead).
 std::set<int> BpfProgramsOf(pid_t pid, const std::string& name) {
   std::set<int> ids;
-  for (const auto& info : FdInfos(pid)) {
+  for (const auto& info : ProcessFdInfos(pid)) {
     if (info.count("prog_type") == 0 || info.count("prog_id") == 0) continue;
     const int id = std::stoi(info.at("prog_id"));
     if (BpfProgramName(id) == name) ids.insert(id);
@@ -206,7 +154,7 @@ std::set<int> BpfProgramsOf(pid_t pid, const std::string& name) {
 // BPF links process `pid` holds for program `prog_id`.
 int BpfLinksHeld(pid_t pid, int prog_id) {
   int count = 0;
-  for (const auto& info : FdInfos(pid)) {
+  for (const auto& info : ProcessFdInfos(pid)) {
     if (info.count("link_id") && info.count("prog_id") &&
         std::stoi(info.at("prog_id")) == prog_id) {
       ++count;
