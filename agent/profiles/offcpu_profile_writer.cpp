@@ -1,0 +1,1 @@
+#include "agent/profiles/offcpu_profile_writer.h"

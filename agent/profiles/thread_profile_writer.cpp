@@ -1,0 +1,1 @@
+#include "agent/profiles/thread_profile_writer.h"

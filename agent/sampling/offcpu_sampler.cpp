@@ -1,0 +1,1 @@
+#include "agent/sampling/offcpu_sampler.h"

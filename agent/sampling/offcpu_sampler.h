@@ -1,0 +1,81 @@
+// Owns the off-CPU sampler BPF programs (bpf/offcpu_sampler.bpf.c): where the target's threads
+// wait. Block events go from a voluntary sched_switch out to the switch back in; mutex events from
+// a futex wait's system-call entry to its exit. Events at least `rate_ns` long are all recorded;
+// shorter ones with probability delay/rate_ns (Go's block profile rate), so the cost stays bounded
+// however often the target switches. Loaded once; attached only while a profile window is open.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "offcpu_sample_abi.h"
+
+namespace pprofd::sampling {
+
+struct OffCpuSamplerOptions {
+  pid_t target_pid = 0;  // as seen in the agent's PID namespace
+  uint32_t stack_bytes = 16384;
+  std::string btf_custom_path;
+};
+
+enum class OffCpuKind { kBlock = PPROFD_OFFCPU_BLOCK, kMutex = PPROFD_OFFCPU_MUTEX };
+
+// A record as it arrived; valid during the callback only.
+struct RawOffCpuEvent {
+  const pprofd_offcpu_event* header;
+  std::span<const uint64_t> kernel_stack;
+  std::span<const uint8_t> user_stack;
+};
+
+// A thread blocked right now (a block event that has begun and not ended).
+struct BlockInProgress {
+  pid_t tid = 0;
+  uint64_t since_ns = 0;  // CLOCK_MONOTONIC (bpf_ktime_get_ns)
+};
+
+// Counters per kind since load; what each one counts is documented where it is defined.
+struct OffCpuStats {
+  uint64_t events = 0;   // events that ended while attached
+  uint64_t sampled = 0;  // events recorded (all long ones, a sample of the short ones)
+  uint64_t lost = 0;     // recorded events dropped because the ring buffer was full
+  uint64_t total_delay_ns = 0;  // summed over every event, sampled or not
+};
+
+class OffCpuSampler {
+ public:
+  static StatusOr<std::unique_ptr<OffCpuSampler>> Create(const OffCpuSamplerOptions& options);
+  ~OffCpuSampler();
+  OffCpuSampler(const OffCpuSampler&) = delete;
+  OffCpuSampler& operator=(const OffCpuSampler&) = delete;
+
+  // Attaches the programs `kind` needs, sampling at `rate_ns` (1: every event). Both kinds may be
+  // attached at once. Attaching a kind already attached only changes its rate.
+  Status Attach(OffCpuKind kind, uint64_t rate_ns);
+  void Detach(OffCpuKind kind);
+  bool attached(OffCpuKind kind) const;
+
+  // Block kind: threads already asleep when a window opens have no switch-out to start from;
+  // this starts their event at `since_ns`, so the part of the sleep inside the window counts.
+  void SeedBlocked(std::span<const pid_t> tids, uint64_t since_ns);
+  // Block kind: the events that have begun and not ended (for a window's end).
+  std::vector<BlockInProgress> BlocksInProgress() const;
+
+  // Calls `on_event` for every record waiting, on the calling thread. Returns the count.
+  int Drain(const std::function<void(const RawOffCpuEvent&)>& on_event);
+  OffCpuStats Stats(OffCpuKind kind) const;
+
+ private:
+  OffCpuSampler() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pprofd::sampling

@@ -1,0 +1,1 @@
+#include "agent/sampling/thread_snapshot.h"

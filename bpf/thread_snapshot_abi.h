@@ -1,0 +1,28 @@
+/* The record thread_snapshot.bpf.c writes for every thread of the target, shared with user space
+ * (agent/sampling/thread_snapshot.*). Fixed-size header, the kernel stack, then the copy of the
+ * top of the user stack. */
+#ifndef PPROFD_BPF_THREAD_SNAPSHOT_ABI_H
+#define PPROFD_BPF_THREAD_SNAPSHOT_ABI_H
+
+#include "cpu_sample_abi.h" /* PPROFD_MAX_KERNEL_FRAMES, PPROFD_MAX_STACK_BYTES */
+
+/* flags */
+#define PPROFD_THREAD_ON_CPU 0x1 /* running on a CPU: its registers date from its last kernel entry */
+#define PPROFD_THREAD_USER_STACK_PARTIAL 0x2 /* the copy stopped early (end of the stack mapping) */
+#define PPROFD_THREAD_NO_USER_STATE 0x4 /* exiting (no mm): no registers, no user stack */
+
+struct pprofd_thread_record {
+	__u32 tid; /* in the agent's PID namespace */
+	__u32 flags;
+	__u64 state; /* task->__state (TASK_RUNNING = 0, TASK_INTERRUPTIBLE = 1, ...) */
+	__u64 ip; /* saved user-mode registers */
+	__u64 sp;
+	__u64 bp;
+	__u32 user_stack_len; /* bytes of user_stack[] that hold data, copied from sp upwards */
+	__s32 kernel_stack_len; /* bytes of kernel_stack[] that hold data, or a negative errno */
+	char comm[16]; /* thread name */
+	__u64 kernel_stack[PPROFD_MAX_KERNEL_FRAMES];
+	__u8 user_stack[]; /* stack_bytes (a load-time constant) follow */
+};
+
+#endif
