@@ -48,6 +48,9 @@ Without --pid, starts the bundled demo workload and profiles it.
                        Go; 1 samples every allocation)
   --heap-max-live N    sampled allocations tracked until freed (default 65536); beyond it they
                        are counted and reported, not tracked
+  --offcpu-rate NS     /block and /mutex record every wait at least NS nanoseconds long and a
+                       shorter one with probability wait/NS, as Go's block profile rate
+                       (default 1000000; 1 records every wait)
   --log-level LEVEL    debug, info, warning or error (default info)
   --version            print the version
   --help               print this help
@@ -77,9 +80,10 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
       config.heap = true;
       continue;
     }
-    static const char* kWithValue[] = {"--pid",         "--listen",       "--hz",        "--max-hz",
-                                       "--max-seconds", "--stack-bytes",  "--log-level", "--btf",
-                                       "--heap-rate",   "--heap-max-live"};
+    static const char* kWithValue[] = {"--pid",           "--listen",      "--hz",
+                                       "--max-hz",        "--max-seconds", "--stack-bytes",
+                                       "--log-level",     "--btf",         "--heap-rate",
+                                       "--heap-max-live", "--offcpu-rate"};
     bool known = false;
     for (const char* name : kWithValue) known = known || flag == name;
     if (!known && !args[i].starts_with("-")) {
@@ -126,6 +130,9 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
     } else if (flag == "--heap-max-live") {
       status = ParseInt(flag, value, 16, 16 << 20, &number);
       config.heap_max_live = static_cast<uint32_t>(number);
+    } else if (flag == "--offcpu-rate") {
+      status = ParseInt(flag, value, 1, int64_t{10} * 1000000000, &number);
+      config.offcpu_rate_ns = static_cast<uint64_t>(number);
     } else if (flag == "--log-level") {
       if (value != "debug" && value != "info" && value != "warning" && value != "error") {
         return Status::Error(

@@ -25,6 +25,9 @@ struct Config {
   bool heap = false;
   uint64_t heap_rate = 512 * 1024;  // mean bytes between sampled allocations, as Go's default
   uint32_t heap_max_live = 65536;   // sampled allocations tracked until freed
+  // Off-CPU profiles (/block, /mutex): waits at least this long are all recorded, shorter ones
+  // with probability wait/rate, so a thread switching a million times a second costs little.
+  uint64_t offcpu_rate_ns = 1000000;
   // BTF of the running kernel, for CO-RE; kernels without CONFIG_DEBUG_INFO_BTF need a file from
   // elsewhere (e.g. BTFHub).
   std::string btf_path = "/sys/kernel/btf/vmlinux";

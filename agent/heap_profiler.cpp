@@ -5,16 +5,11 @@
 #include <chrono>
 
 #include "agent/profiles/heap_profile_writer.h"
+#include "base/clock.h"
 #include "base/log.h"
 
 namespace pprofd {
 namespace {
-
-int64_t NowNs(clockid_t clock) {
-  timespec ts;
-  ::clock_gettime(clock, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
 
 std::string Rfc3339(int64_t wall_ns) {
   time_t seconds = static_cast<time_t>(wall_ns / 1000000000);
@@ -46,7 +41,7 @@ struct HeapProfiler::Window {
   boost::asio::steady_timer timer;
 };
 
-HeapProfiler::HeapProfiler(HeapSetup setup, HeapProfilerContext context)
+HeapProfiler::HeapProfiler(HeapSetup setup, ProfilerContext context)
     : setup_(std::move(setup)), context_(std::move(context)) {}
 
 HeapProfiler::~HeapProfiler() {

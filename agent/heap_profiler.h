@@ -16,6 +16,7 @@
 
 #include "agent/heap/allocator_locator.h"
 #include "agent/http/pprof_backend.h"
+#include "agent/profiler_context.h"
 #include "agent/profiles/frame_symbolizer.h"
 #include "agent/profiles/heap_store.h"
 #include "agent/profiles/stack_normalizer.h"
@@ -31,19 +32,9 @@ struct HeapSetup {
   bool track_from_start = false;   // --heap
 };
 
-// Everything the heap profiler borrows from the profiler service (same thread, outlives it).
-struct HeapProfilerContext {
-  boost::asio::io_context* io = nullptr;
-  profiles::StackNormalizer* normalizer = nullptr;
-  profiles::FrameSymbolizer* symbolizer = nullptr;
-  std::function<std::optional<uint32_t>()> main_module;
-  std::function<void()> schedule_drain;  // keeps the drain timer running while attached
-  std::string target_description;        // "PID 123 (/usr/bin/app)"
-};
-
 class HeapProfiler {
  public:
-  HeapProfiler(HeapSetup setup, HeapProfilerContext context);
+  HeapProfiler(HeapSetup setup, ProfilerContext context);
   ~HeapProfiler();
 
   // With --heap: attaches at once, so in-use covers every allocation from now on.
@@ -69,7 +60,7 @@ class HeapProfiler {
                               int64_t duration_ns, std::vector<std::string> comments);
 
   HeapSetup setup_;
-  HeapProfilerContext context_;
+  ProfilerContext context_;
   profiles::HeapStore store_;
   std::set<std::shared_ptr<Window>> windows_;
   int64_t tracking_since_wall_ns_ = 0;

@@ -86,6 +86,41 @@ StatusOr<HeapSetup> PrepareHeap(const Config& config, pid_t pid,
   return setup;
 }
 
+// Loads the thread snapshot and off-CPU programs. A kernel without their features still gets CPU
+// and heap profiles; those endpoints then answer with the reason.
+ThreadSetup PrepareThreads(const Config& config, pid_t pid, const std::string& btf_custom_path) {
+  ThreadSetup setup;
+  sampling::ThreadSnapshotOptions options;
+  options.target_pid = pid;
+  options.stack_bytes = config.stack_bytes;
+  options.btf_custom_path = btf_custom_path;
+  auto snapshotter = sampling::ThreadSnapshotter::Create(options);
+  if (!snapshotter.ok()) {
+    setup.unavailable_reason = "thread profiles are unavailable: " + snapshotter.status().message();
+    LogWarning(setup.unavailable_reason);
+    return setup;
+  }
+  setup.snapshotter = std::move(*snapshotter);
+  return setup;
+}
+
+OffCpuSetup PrepareOffCpu(const Config& config, pid_t pid, const std::string& btf_custom_path) {
+  OffCpuSetup setup;
+  setup.rate_ns = config.offcpu_rate_ns;
+  sampling::OffCpuSamplerOptions options;
+  options.target_pid = pid;
+  options.stack_bytes = config.stack_bytes;
+  options.btf_custom_path = btf_custom_path;
+  auto sampler = sampling::OffCpuSampler::Create(options);
+  if (!sampler.ok()) {
+    setup.unavailable_reason = "off-CPU profiles are unavailable: " + sampler.status().message();
+    LogWarning(setup.unavailable_reason);
+    return setup;
+  }
+  setup.sampler = std::move(*sampler);
+  return setup;
+}
+
 int Run(const Config& config) {
   SetMinLogLevel(ParseLogLevel(config.log_level));
   sampling::RouteLibbpfLogsToLogger();
@@ -119,8 +154,12 @@ int Run(const Config& config) {
   profiler_options.default_hz = config.hz;
   profiler_options.max_hz = config.max_hz;
   profiler_options.max_seconds = config.max_seconds;
+  ProfileKindSetups setups;
+  setups.heap = std::move(*heap);
+  setups.threads = PrepareThreads(config, pid, sampler_options.btf_custom_path);
+  setups.offcpu = PrepareOffCpu(config, pid, sampler_options.btf_custom_path);
   ProfilerService profiler(profiler_options, std::move(*target), std::move(*sampler),
-                           std::move(*heap));
+                           std::move(setups));
   if (config.heap) {
     if (Status status = profiler.StartHeapTracking(); !status.ok()) return Fail(status);
   }
@@ -145,8 +184,11 @@ int Run(const Config& config) {
     std::printf(
         "pprofd is profiling its demo workload (PID %d). Try:\n"
         "  go tool pprof -top 'http://%s/debug/pprof/profile?seconds=5'\n"
-        "  go tool pprof -top 'http://%s/debug/pprof/heap%s'\n",
-        pid, config.listen.c_str(), config.listen.c_str(), config.heap ? "" : "?seconds=5");
+        "  go tool pprof -top 'http://%s/debug/pprof/heap%s'\n"
+        "  curl 'http://%s/debug/pprof/threads?debug=2'\n"
+        "  go tool pprof -top 'http://%s/debug/pprof/block?seconds=5'\n",
+        pid, config.listen.c_str(), config.listen.c_str(), config.heap ? "" : "?seconds=5",
+        config.listen.c_str(), config.listen.c_str());
     std::fflush(stdout);
   }
 

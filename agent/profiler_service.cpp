@@ -12,6 +12,7 @@
 #include <map>
 
 #include "agent/profiles/cpu_profile_writer.h"
+#include "base/clock.h"
 #include "base/log.h"
 
 namespace pprofd {
@@ -22,19 +23,6 @@ namespace asio = boost::asio;
 // The ring buffer is drained on a timer rather than woken per record (a wakeup costs 4-10 us per
 // sample in this VM; DESIGN.md section 5).
 constexpr auto kDrainInterval = std::chrono::milliseconds(20);
-
-int64_t NowNs(clockid_t clock) {
-  timespec ts;
-  ::clock_gettime(clock, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
-
-std::string Percent(uint64_t part, uint64_t whole) {
-  if (whole == 0) return "0%";
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.1f%%", 100.0 * part / whole);
-  return buffer;
-}
 
 }  // namespace
 
@@ -51,7 +39,8 @@ struct ProfilerService::Session {
 };
 
 ProfilerService::ProfilerService(const ProfilerOptions& options, target::TargetProcess target,
-                                 std::unique_ptr<sampling::CpuSampler> sampler, HeapSetup heap)
+                                 std::unique_ptr<sampling::CpuSampler> sampler,
+                                 ProfileKindSetups setups)
     : options_(options),
       target_(std::move(target)),
       sampler_(std::move(sampler)),
@@ -71,14 +60,22 @@ ProfilerService::ProfilerService(const ProfilerOptions& options, target::TargetP
   if (Status status = address_space_.Refresh(); !status.ok()) {
     LogWarning("reading the target's mappings: " + status.message());
   }
-  HeapProfilerContext heap_context;
-  heap_context.io = &io_;
-  heap_context.normalizer = &normalizer_;
-  heap_context.symbolizer = &frame_symbolizer_;
-  heap_context.main_module = [this] { return MainModule(); };
-  heap_context.schedule_drain = [this] { ScheduleDrain(); };
-  heap_context.target_description = StrCat("PID ", target_.pid(), " (", target_.executable(), ")");
-  heap_ = std::make_unique<HeapProfiler>(std::move(heap), std::move(heap_context));
+  heap_ = std::make_unique<HeapProfiler>(std::move(setups.heap), MakeContext());
+  threads_ =
+      std::make_unique<ThreadProfiler>(std::move(setups.threads), MakeContext(), target_.pid());
+  offcpu_ = std::make_unique<OffCpuProfiler>(std::move(setups.offcpu), MakeContext(),
+                                             threads_.get(), target_.pid());
+}
+
+ProfilerContext ProfilerService::MakeContext() {
+  ProfilerContext context;
+  context.io = &io_;
+  context.normalizer = &normalizer_;
+  context.symbolizer = &frame_symbolizer_;
+  context.main_module = [this] { return MainModule(); };
+  context.schedule_drain = [this] { ScheduleDrain(); };
+  context.target_description = StrCat("PID ", target_.pid(), " (", target_.executable(), ")");
+  return context;
 }
 
 ProfilerService::~ProfilerService() {
@@ -105,6 +102,7 @@ void ProfilerService::Shutdown(const std::string& reason) {
     stopping_ = true;
     FinishAll(reason);
     heap_->FinishAll(reason);
+    offcpu_->FinishAll(reason);
     boost::system::error_code ec;
     pidfd_watch_.cancel(ec);
     drain_timer_.cancel();
@@ -128,6 +126,7 @@ void ProfilerService::WatchTarget() {
             StrCat("the target process ", target_.pid(), " exited during the profile");
         FinishAll(reason);
         heap_->FinishAll(reason);
+        offcpu_->FinishAll(reason);
         sampler_->Stop();
         if (on_target_exit_) on_target_exit_();
       });
@@ -143,14 +142,34 @@ void ProfilerService::CpuProfile(const http::CpuProfileRequest& request,
 void ProfilerService::HeapProfile(const http::HeapProfileRequest& request,
                                   http::ProfileCallback done) {
   asio::post(io_, [this, request, done = std::move(done)]() mutable {
-    if (target_exited_ || stopping_) {
-      return done(Status::Error(stopping_ ? std::string("pprofd is shutting down")
-                                          : StrCat("target process ", target_.pid(),
-                                                   " has exited: restart pprofd with the new PID")),
-                  http::BackendErrorKind::kUnavailable);
-    }
+    if (RefuseWhenGone(done)) return;
     heap_->Profile(request, std::move(done));
   });
+}
+
+void ProfilerService::ThreadProfile(const http::ThreadProfileRequest& request,
+                                    http::ProfileCallback done) {
+  asio::post(io_, [this, request, done = std::move(done)]() mutable {
+    if (RefuseWhenGone(done)) return;
+    threads_->Profile(request, std::move(done));
+  });
+}
+
+void ProfilerService::OffCpuProfile(const http::OffCpuProfileRequest& request,
+                                    http::ProfileCallback done) {
+  asio::post(io_, [this, request, done = std::move(done)]() mutable {
+    if (RefuseWhenGone(done)) return;
+    offcpu_->Profile(request, std::move(done));
+  });
+}
+
+bool ProfilerService::RefuseWhenGone(const http::ProfileCallback& done) {
+  if (!target_exited_ && !stopping_) return false;
+  done(Status::Error(stopping_ ? std::string("pprofd is shutting down")
+                               : StrCat("target process ", target_.pid(),
+                                        " has exited: restart pprofd with the new PID")),
+       http::BackendErrorKind::kUnavailable);
+  return true;
 }
 
 int ProfilerService::WantedHz() const {
@@ -161,13 +180,7 @@ int ProfilerService::WantedHz() const {
 
 void ProfilerService::BeginSession(const http::CpuProfileRequest& request,
                                    http::ProfileCallback done) {
-  if (target_exited_ || stopping_) {
-    done(Status::Error(stopping_ ? std::string("pprofd is shutting down")
-                                 : StrCat("target process ", target_.pid(),
-                                          " has exited: restart pprofd with the new PID")),
-         http::BackendErrorKind::kUnavailable);
-    return;
-  }
+  if (RefuseWhenGone(done)) return;
   auto session = std::make_shared<Session>(io_);
   session->hz = request.hz;
   session->seconds = request.seconds;
@@ -201,12 +214,13 @@ void ProfilerService::ScheduleDrain() {
     draining_ = false;
     if (ec) return;
     Drain();
-    if (!sessions_.empty() || heap_->attached()) ScheduleDrain();
+    if (!sessions_.empty() || heap_->attached() || offcpu_->attached()) ScheduleDrain();
   });
 }
 
 void ProfilerService::Drain() {
   heap_->Drain();
+  offcpu_->Drain();
   const int64_t weight_ns = sampler_->hz() > 0 ? 1000000000LL / sampler_->hz() : 0;
   sampler_->Drain([&](const sampling::RawCpuSample& raw) {
     symbolizer::UserRegisters regs{raw.header->ip, raw.header->sp, raw.header->bp};
@@ -247,22 +261,10 @@ void ProfilerService::FinishSession(const std::shared_ptr<Session>& session,
   meta.comments.push_back(StrCat("pprofd CPU profile of PID ", target_.pid(), " (",
                                  target_.executable(), "), sampled at ", meta.hz,
                                  " Hz on the CPU clock of ", sampler_->cpu_count(), " CPUs"));
-  // How complete the stacks are, from the marker frame a stack ends in when unwinding stopped.
-  uint64_t complete = 0;
-  std::map<std::string, uint64_t> incomplete;
-  for (const auto& sample : window) {
-    const profiles::Stack& stack = store_.stack(sample.stack_id);
-    if (!stack.empty() && stack.back().module == profiles::kMarkerModule) {
-      ++incomplete[profiles::MarkerName(static_cast<profiles::Marker>(stack.back().address))];
-    } else {
-      ++complete;
-    }
-  }
-  std::string unwinding =
-      StrCat("stacks unwound to their outermost frame: ", complete, " of ", window.size(),
-             " samples (", Percent(complete, window.size()), ")");
-  for (const auto& [marker, count] : incomplete) unwinding += StrCat("; ", marker, ": ", count);
-  meta.comments.push_back(unwinding);
+  std::vector<const profiles::Stack*> stacks;
+  stacks.reserve(window.size());
+  for (const auto& sample : window) stacks.push_back(&store_.stack(sample.stack_id));
+  meta.comments.push_back(profiles::UnwindSummary(stacks, {}, "samples"));
   uint64_t lost = sampler_->LostSamples() - session->lost_at_begin;
   if (lost > 0) {
     meta.comments.push_back(StrCat("lost samples (ring buffer full): ", lost));

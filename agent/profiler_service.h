@@ -16,17 +16,27 @@
 
 #include "agent/heap_profiler.h"
 #include "agent/http/pprof_backend.h"
+#include "agent/offcpu_profiler.h"
 #include "agent/profiles/frame_symbolizer.h"
 #include "agent/profiles/sample_store.h"
 #include "agent/profiles/stack_normalizer.h"
 #include "agent/sampling/cpu_sampler.h"
 #include "agent/target/target_process.h"
+#include "agent/thread_profiler.h"
 #include "symbolizer/address_space.h"
 #include "symbolizer/elf_cache.h"
 #include "symbolizer/kallsyms.h"
 #include "symbolizer/unwinder.h"
 
 namespace pprofd {
+
+// What main() prepares besides the CPU sampler: each kind of profile's loaded BPF program, or why
+// it is unavailable (those kinds then answer with the reason; CPU profiles still work).
+struct ProfileKindSetups {
+  HeapSetup heap;
+  ThreadSetup threads;
+  OffCpuSetup offcpu;
+};
 
 struct ProfilerOptions {
   int default_hz = 99;
@@ -37,7 +47,7 @@ struct ProfilerOptions {
 class ProfilerService : public http::PprofBackend {
  public:
   ProfilerService(const ProfilerOptions& options, target::TargetProcess target,
-                  std::unique_ptr<sampling::CpuSampler> sampler, HeapSetup heap = {});
+                  std::unique_ptr<sampling::CpuSampler> sampler, ProfileKindSetups setups = {});
   ~ProfilerService() override;
 
   // With --heap: attaches the heap probes. Call before Start().
@@ -52,6 +62,10 @@ class ProfilerService : public http::PprofBackend {
   // http::PprofBackend
   void CpuProfile(const http::CpuProfileRequest& request, http::ProfileCallback done) override;
   void HeapProfile(const http::HeapProfileRequest& request, http::ProfileCallback done) override;
+  void ThreadProfile(const http::ThreadProfileRequest& request,
+                     http::ProfileCallback done) override;
+  void OffCpuProfile(const http::OffCpuProfileRequest& request,
+                     http::ProfileCallback done) override;
   void LookupSymbols(const std::vector<uint64_t>& addresses, http::SymbolCallback done) override;
   StatusOr<std::string> Cmdline() override { return target_.Cmdline(); }
   int default_hz() const override { return options_.default_hz; }
@@ -72,6 +86,9 @@ class ProfilerService : public http::PprofBackend {
   void WatchTarget();
   int WantedHz() const;
   std::optional<uint32_t> MainModule();
+  // Answers `done` with 503 when the target has exited or pprofd is stopping; true then.
+  bool RefuseWhenGone(const http::ProfileCallback& done);
+  ProfilerContext MakeContext();
 
   ProfilerOptions options_;
   target::TargetProcess target_;
@@ -85,6 +102,8 @@ class ProfilerService : public http::PprofBackend {
   profiles::FrameSymbolizer frame_symbolizer_;
   profiles::SampleStore store_;
   std::unique_ptr<HeapProfiler> heap_;
+  std::unique_ptr<ThreadProfiler> threads_;
+  std::unique_ptr<OffCpuProfiler> offcpu_;
   boost::asio::steady_timer drain_timer_;
   boost::asio::posix::stream_descriptor pidfd_watch_;
   std::set<std::shared_ptr<Session>> sessions_;

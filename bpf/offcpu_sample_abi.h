@@ -12,15 +12,29 @@ enum pprofd_offcpu_kind {
 	PPROFD_OFFCPU_KIND_COUNT,
 };
 
+/* Counters per kind, in a per-CPU array indexed kind * PPROFD_OFFCPU_STAT_COUNT + stat. */
+enum pprofd_offcpu_stat {
+	PPROFD_OFFCPU_STAT_EVENTS = 0, /* events that ended while attached */
+	PPROFD_OFFCPU_STAT_SAMPLED, /* events chosen for a record */
+	PPROFD_OFFCPU_STAT_LOST, /* chosen, but the ring buffer (or the pending map) was full */
+	PPROFD_OFFCPU_STAT_DELAY_NS, /* summed delay of every event, sampled or not */
+	/* block: recorded without the user stack, because the thread had re-entered the kernel
+	 * elsewhere (a sleep outside a system call, e.g. in a page fault) before it could be read */
+	PPROFD_OFFCPU_STAT_NO_USER_STACK,
+	PPROFD_OFFCPU_STAT_COUNT,
+};
+
 /* flags */
-#define PPROFD_OFFCPU_USER_STACK_PARTIAL 0x1
+#define PPROFD_OFFCPU_USER_STACK_PARTIAL 0x1 /* the copy stopped at the end of the mapped stack */
+#define PPROFD_OFFCPU_NO_USER_STACK 0x2 /* registers of the wait, but no stack copy (see above) */
+#define PPROFD_OFFCPU_SEEDED 0x4 /* block: began at a SeedBlocked time, not at a switch-out */
 
 struct pprofd_offcpu_event {
 	__u32 kind; /* enum pprofd_offcpu_kind */
 	__u32 tid; /* in the agent's PID namespace */
 	__u64 delay_ns; /* how long the event lasted (sampling: see the program) */
 	__u64 end_ns; /* bpf_ktime_get_ns when it ended */
-	__u64 ip; /* user-mode registers where the thread waited */
+	__u64 ip; /* user-mode registers where the thread waited (ip: after the syscall insn) */
 	__u64 sp;
 	__u64 bp;
 	__u32 flags;
@@ -30,6 +44,19 @@ struct pprofd_offcpu_event {
 	char comm[16];
 	__u64 kernel_stack[PPROFD_MAX_KERNEL_FRAMES];
 	__u8 user_stack[];
+};
+
+/* Value of the task-local storage map `task_states`: what a thread of the target is waiting on.
+ * A field counts only while its generation equals the kind's current generation (bumped at every
+ * attach and detach), so nothing needs clearing between windows. User space reads and seeds it
+ * with a thread pidfd as the key. */
+struct pprofd_offcpu_task_state {
+	__u64 block_since_ns; /* bpf_ktime_get_ns at the switch-out (or seeded); 0: not blocked */
+	__u32 block_flags; /* PPROFD_OFFCPU_SEEDED */
+	__u32 block_generation;
+	__u64 futex_since_ns; /* entry of a futex wait under way; 0: none */
+	__u32 futex_generation;
+	__u32 reserved;
 };
 
 #endif

@@ -14,7 +14,10 @@
 struct pprofd_thread_record {
 	__u32 tid; /* in the agent's PID namespace */
 	__u32 flags;
-	__u64 state; /* task->__state (TASK_RUNNING = 0, TASK_INTERRUPTIBLE = 1, ...) */
+	__u64 state; /* task->__state | task->exit_state, as /proc computes it (TASK_RUNNING = 0,
+		      * TASK_INTERRUPTIBLE = 1, TASK_UNINTERRUPTIBLE = 2, EXIT_ZOMBIE = 0x20, ...);
+		      * modifiers such as TASK_FREEZABLE (0x2000) included: & 0x7f (TASK_REPORT)
+		      * leaves what /proc reports */
 	__u64 ip; /* saved user-mode registers */
 	__u64 sp;
 	__u64 bp;
@@ -23,6 +26,18 @@ struct pprofd_thread_record {
 	char comm[16]; /* thread name */
 	__u64 kernel_stack[PPROFD_MAX_KERNEL_FRAMES];
 	__u8 user_stack[]; /* stack_bytes (a load-time constant) follow */
+};
+
+/* What the iterator writes into its seq_file for every thread it visits: a few bytes, so that one
+ * read() of the iterator fd visits a bounded number of threads (the read stops once its buffer is
+ * full) and user space drains the ring buffer between reads. */
+#define PPROFD_VISIT_RECORDED 0x1 /* a pprofd_thread_record was submitted */
+#define PPROFD_VISIT_LOST 0x2 /* the ring buffer was full */
+#define PPROFD_VISIT_LAST_IN_GROUP 0x4 /* the last thread of the process's thread list */
+
+struct pprofd_thread_visit {
+	__u32 tid;
+	__u32 flags;
 };
 
 #endif

@@ -27,6 +27,19 @@ struct HeapProfileRequest {
   int debug = 0;    // 0: gzipped pprof; 1: Go's legacy text form
 };
 
+// /debug/pprof/threads (and /goroutine, for Go habits): a snapshot of every thread's stack.
+struct ThreadProfileRequest {
+  int debug = 0;  // 0: gzipped pprof; 1: identical stacks grouped (text); 2: per-thread dump (text)
+};
+
+// /debug/pprof/block and /mutex: where threads waited during the next `seconds` seconds.
+enum class OffCpuProfileKind { kBlock, kMutex };
+struct OffCpuProfileRequest {
+  OffCpuProfileKind kind = OffCpuProfileKind::kBlock;
+  int seconds = 30;
+  int debug = 0;  // 0: gzipped pprof; 1: Go's legacy contention text
+};
+
 // Errors are classified so the HTTP layer can pick a status code.
 // Message prefixes are not parsed; use these.
 //   kUnavailable    -> 503 (e.g. the target exited, sampling cannot start right now)
@@ -79,6 +92,10 @@ class PprofBackend {
   virtual void CpuProfile(const CpuProfileRequest& request, ProfileCallback done) = 0;
   // A heap profile (pprof, or text when request.debug > 0); `done` is called once.
   virtual void HeapProfile(const HeapProfileRequest& request, ProfileCallback done) = 0;
+  // A thread snapshot (pprof, or text when request.debug > 0); `done` is called once.
+  virtual void ThreadProfile(const ThreadProfileRequest& request, ProfileCallback done) = 0;
+  // An off-CPU profile of the next request.seconds; `done` is called once.
+  virtual void OffCpuProfile(const OffCpuProfileRequest& request, ProfileCallback done) = 0;
   virtual void LookupSymbols(const std::vector<uint64_t>& addresses, SymbolCallback done) = 0;
   // argv of the target, NUL-joined as Go's /debug/pprof/cmdline (Go joins with NUL).
   virtual StatusOr<std::string> Cmdline() = 0;

@@ -39,6 +39,17 @@ constexpr Endpoint kEndpoints[] = {
      "seconds). Use -sample_index=alloc_space for everything allocated."},
     {"allocs", "allocs?debug=1",
      "The same data as heap, showing all allocations (alloc_space) by default."},
+    {"threads", "threads?debug=2",
+     "Stack traces of all the target's threads, taken without stopping it: where each one runs "
+     "or waits (kernel frames on top). ?debug=1 groups identical stacks; ?debug=2 is a "
+     "per-thread dump to read in a terminal."},
+    {"goroutine", "goroutine?debug=1", "The same as threads, for Go habits."},
+    {"block", "block?seconds=30",
+     "Where the target's threads were blocked (off CPU: sleeps, I/O, locks) during the next "
+     "?seconds=N (default 30), with the time they waited."},
+    {"mutex", "mutex?seconds=30",
+     "Time the target's threads waited on futexes (contended mutexes, condition variables) "
+     "during the next ?seconds=N (default 30), by the waiting stack."},
     {"cmdline", "cmdline", "The target's command line, arguments separated by NUL bytes."},
     {"symbol", "symbol",
      "Looks up program counters posted as 0xADDR+0xADDR; pprof calls it for mappings it cannot "
@@ -126,6 +137,20 @@ status StatusFor(BackendErrorKind kind) {
   return status::internal_server_error;
 }
 
+// A body the backend produced: a gzipped profile to download, or text to read.
+Response ProfileBody(std::string body, bool text, std::string_view filename) {
+  Response response(status::ok, 11);
+  if (text) {
+    response.set(field::content_type, "text/plain; charset=utf-8");
+  } else {
+    response.set(field::content_type, "application/octet-stream");
+    response.set(field::content_disposition, StrCat("attachment; filename=\"", filename, "\""));
+  }
+  response.set("X-Content-Type-Options", "nosniff");
+  response.body() = std::move(body);
+  return response;
+}
+
 void CpuProfile(PprofBackend& backend, const QueryParams& query, Respond respond) {
   const int max_seconds = backend.max_seconds();
   StatusOr<int> seconds =
@@ -172,16 +197,42 @@ void HeapProfile(PprofBackend& backend, HeapProfileKind kind, const QueryParams&
   backend.HeapProfile(heap_request, [respond = std::move(respond), text, filename](
                                         StatusOr<std::string> profile, BackendErrorKind kind) {
     if (!profile.ok()) return respond(PprofError(StatusFor(kind), profile.status().message()));
-    Response response(status::ok, 11);
-    if (text) {
-      response.set(field::content_type, "text/plain; charset=utf-8");
-    } else {
-      response.set(field::content_type, "application/octet-stream");
-      response.set(field::content_disposition, StrCat("attachment; filename=\"", filename, "\""));
-    }
-    response.set("X-Content-Type-Options", "nosniff");
-    response.body() = std::move(*profile);
-    respond(std::move(response));
+    respond(ProfileBody(std::move(*profile), text, filename));
+  });
+}
+
+void ThreadProfile(PprofBackend& backend, std::string_view name, const QueryParams& query,
+                   Respond respond) {
+  StatusOr<int> debug = IntParam(query, "debug", 0, 0, 2);
+  if (!debug.ok()) return respond(PprofError(status::bad_request, debug.status().message()));
+  ThreadProfileRequest thread_request;
+  thread_request.debug = *debug;
+  backend.ThreadProfile(thread_request, [respond = std::move(respond), text = *debug > 0,
+                                         filename = std::string(name)](
+                                            StatusOr<std::string> profile, BackendErrorKind kind) {
+    if (!profile.ok()) return respond(PprofError(StatusFor(kind), profile.status().message()));
+    respond(ProfileBody(std::move(*profile), text, filename));
+  });
+}
+
+void OffCpuProfile(PprofBackend& backend, OffCpuProfileKind kind, const QueryParams& query,
+                   Respond respond) {
+  // Always a window, as /profile: nothing is tracked between requests.
+  const int max_seconds = backend.max_seconds();
+  StatusOr<int> seconds =
+      IntParam(query, "seconds", std::min(kDefaultSeconds, max_seconds), 1, max_seconds);
+  if (!seconds.ok()) return respond(PprofError(status::bad_request, seconds.status().message()));
+  StatusOr<int> debug = IntParam(query, "debug", 0, 0, 1);
+  if (!debug.ok()) return respond(PprofError(status::bad_request, debug.status().message()));
+  OffCpuProfileRequest offcpu_request;
+  offcpu_request.kind = kind;
+  offcpu_request.seconds = *seconds;
+  offcpu_request.debug = *debug;
+  const char* filename = kind == OffCpuProfileKind::kMutex ? "mutex" : "block";
+  backend.OffCpuProfile(offcpu_request, [respond = std::move(respond), text = *debug > 0, filename](
+                                            StatusOr<std::string> profile, BackendErrorKind kind) {
+    if (!profile.ok()) return respond(PprofError(StatusFor(kind), profile.status().message()));
+    respond(ProfileBody(std::move(*profile), text, filename));
   });
 }
 
@@ -256,6 +307,16 @@ void PprofRoutes::operator()(const Request& request, Respond respond) const {
     return HeapProfile(*backend_,
                        name == "allocs" ? HeapProfileKind::kAllocs : HeapProfileKind::kHeap,
                        target->query, std::move(respond));
+  }
+  if (name == "threads" || name == "goroutine") {
+    if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
+    return ThreadProfile(*backend_, name, target->query, std::move(respond));
+  }
+  if (name == "block" || name == "mutex") {
+    if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
+    return OffCpuProfile(*backend_,
+                         name == "mutex" ? OffCpuProfileKind::kMutex : OffCpuProfileKind::kBlock,
+                         target->query, std::move(respond));
   }
   if (name == "cmdline") {
     if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));

@@ -57,4 +57,10 @@ struct UserModule {
   symbolizer::Mapping mapping;  // the mapping as seen when the module was first met
 };
 
+// How complete a profile's stacks are, from the marker a stack ends in when unwinding stopped
+// early, for the profile's comments: "stacks unwound to their outermost frame: 7 of 8 samples
+// (87.5%); [unwind: truncated]: 1". `weights[i]` counts stacks[i] (e.g. samples of one stack).
+std::string UnwindSummary(const std::vector<const Stack*>& stacks,
+                          const std::vector<uint64_t>& weights, const std::string& unit);
+
 }  // namespace pprofd::profiles

@@ -22,7 +22,9 @@ struct OffCpuTotals {
 
 // Events were recorded at a sampling rate as Go's SetBlockProfileRate does: every event at least
 // rate_ns long, shorter ones with probability delay/rate_ns. Each recorded event therefore
-// stands for max(1, rate_ns/delay) events of its length.
+// stands for max(1, rate_ns/delay) events of its length: a sampled event shorter than the rate
+// adds rate_ns/delay contentions and rate_ns of delay (as Go's runtime debiases its block
+// profile), a longer one adds 1 and its delay. A delay of 0 counts as 1 ns, as in Go.
 class OffCpuStore {
  public:
   explicit OffCpuStore(uint64_t rate_ns) : rate_ns_(rate_ns) {}
@@ -45,14 +47,18 @@ struct OffCpuProfileMeta {
 };
 
 // Sample types contentions/count and delay/nanoseconds, period_type contentions/count, period 1;
-// values rounded from the estimates; stacks leaf first as stored (kernel frames on top).
+// values rounded from the estimates; stacks leaf first as stored (kernel frames on top); samples
+// in the text's order (largest delay first). duration_nanos, time_nanos and comments from meta.
 proto::ProfileBuilder BuildOffCpuProfile(const OffCpuStore& store, FrameSymbolizer& symbolizer,
                                          std::optional<uint32_t> main_module,
                                          const OffCpuProfileMeta& meta);
 
-// Go's legacy text (?debug=1): "--- contention:", "cycles/second=1000000000" (delays are in
-// nanoseconds), then "<delay> <count> @ 0x... 0x..." per stack, largest delay first, with "#"
-// lines per frame as in the heap text; comments as "# pprofd" lines at the end.
+// Go's legacy text (?debug=1) as Go writes its block profile: "--- contention:",
+// "cycles/second=1000000000" (our "cycles" are nanoseconds), then "<delay> <count> @ 0x... 0x..."
+// per stack with the rounded estimates (the values Go's runtime keeps), largest delay
+// first (ties: more contentions first, then by stack), "@" addresses as return addresses
+// (frame + 1) and "#" lines per function as in the heap text; comments as "# pprofd" lines at the
+// end. pprof's legacy contention parser reads it to the same values as BuildOffCpuProfile.
 std::string OffCpuProfileText(const OffCpuStore& store, FrameSymbolizer& symbolizer,
                               const OffCpuProfileMeta& meta);
 

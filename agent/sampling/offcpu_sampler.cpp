@@ -1,1 +1,317 @@
 #include "agent/sampling/offcpu_sampler.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "base/log.h"
+#include "base/scoped_fd.h"
+#include "offcpu_sampler.skel.h"
+
+namespace pprofd::sampling {
+namespace {
+
+// The inode number of the initial PID namespace (PROC_PID_INIT_INO): its ids are the kernel's.
+constexpr uint64_t kInitPidNamespaceInode = 0xEFFFFFFCu;
+
+size_t NextPowerOfTwo(size_t n) {
+  size_t power = 1;
+  while (power < n) power <<= 1;
+  return power;
+}
+
+// Room for 1024 records between two 20 ms drains: 51k sampled events per second. A target that
+// blocks more often than that at rate 1 loses records (counted); a larger rate fixes it.
+size_t RingBytesFor(uint32_t stack_bytes) {
+  size_t record = sizeof(pprofd_offcpu_event) + stack_bytes + 16;
+  return std::clamp<size_t>(NextPowerOfTwo(record * 1024), 1 << 20, 256 << 20);
+}
+
+struct SkeletonDeleter {
+  void operator()(offcpu_sampler* skeleton) const { offcpu_sampler__destroy(skeleton); }
+};
+struct RingBufferDeleter {
+  void operator()(ring_buffer* ring) const { ring_buffer__free(ring); }
+};
+struct LinkDeleter {
+  void operator()(bpf_link* link) const { bpf_link__destroy(link); }
+};
+using SkeletonPtr = std::unique_ptr<offcpu_sampler, SkeletonDeleter>;
+using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
+
+// PIDFD_THREAD (Linux 6.9): a pidfd for any thread, not only a process's leader. The task
+// storage map takes a pidfd as its key from user space.
+constexpr unsigned kPidfdThread = O_EXCL;
+
+StatusOr<ScopedFd> ThreadPidfd(pid_t tid) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, tid, kPidfdThread));
+  if (fd < 0) return ErrnoError(StrCat("pidfd_open thread ", tid), errno);
+  return ScopedFd(fd);
+}
+
+// Deletes every key of a hash map with u32 keys.
+void ClearU32Map(int map_fd) {
+  std::vector<uint32_t> keys;
+  uint32_t key = 0, next = 0;
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(map_fd, previous, &next) == 0) {
+    keys.push_back(next);
+    key = next;
+    previous = &key;
+  }
+  for (uint32_t k : keys) bpf_map_delete_elem(map_fd, &k);
+}
+
+StatusOr<SkeletonPtr> LoadSkeleton(const OffCpuSamplerOptions& options, const struct stat& pidns,
+                                   bool init_pidns) {
+  LIBBPF_OPTS(bpf_object_open_opts, open_opts,
+              .btf_custom_path =
+                  options.btf_custom_path.empty() ? nullptr : options.btf_custom_path.c_str());
+  SkeletonPtr skeleton(offcpu_sampler__open_opts(&open_opts));
+  if (!skeleton) return ErrnoError("open BPF program offcpu_sampler", errno);
+  auto* rodata = skeleton->rodata;
+  rodata->target_tgid = static_cast<uint32_t>(options.target_pid);
+  rodata->pidns_dev = pidns.st_dev;
+  rodata->pidns_ino = pidns.st_ino;
+  rodata->agent_in_init_pidns = init_pidns;
+  rodata->stack_bytes = options.stack_bytes;
+  if (int err = bpf_map__set_max_entries(skeleton->maps.events, RingBytesFor(options.stack_bytes));
+      err != 0) {
+    return ErrnoError("size ring buffer of offcpu_sampler", -err);
+  }
+  if (int err = offcpu_sampler__load(skeleton.get()); err != 0) {
+    std::string message = StrCat("load BPF program offcpu_sampler: ", std::strerror(-err));
+    if (err == -EPERM) {
+      message += "; pprofd needs CAP_BPF and CAP_PERFMON (or root)";
+    } else if (err == -EACCES) {
+      message += " (the verifier's log is above; without CAP_BPF and CAP_PERFMON it refuses too)";
+    }
+    return Status::Error(message);
+  }
+  return skeleton;
+}
+
+}  // namespace
+
+struct OffCpuSampler::Impl {
+  // Destruction order: links, then the ring buffer reader, then the skeleton.
+  SkeletonPtr skeleton;
+  std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
+  std::array<std::vector<LinkPtr>, PPROFD_OFFCPU_KIND_COUNT> links;
+  std::array<bool, PPROFD_OFFCPU_KIND_COUNT> attached{};
+  pid_t target_pid = 0;
+  const std::function<void(const RawOffCpuEvent&)>* on_event = nullptr;
+
+  static int OnRecord(void* context, void* data, size_t size);
+  Status AttachProgram(bpf_program* program, std::vector<LinkPtr>& into);
+};
+
+StatusOr<std::unique_ptr<OffCpuSampler>> OffCpuSampler::Create(
+    const OffCpuSamplerOptions& options) {
+  if (options.stack_bytes == 0 || options.stack_bytes % PPROFD_PAGE_SIZE != 0 ||
+      options.stack_bytes > PPROFD_MAX_STACK_BYTES) {
+    return Status::Error(StrCat("bad off-CPU stack size ", options.stack_bytes,
+                                ": want a multiple of ", PPROFD_PAGE_SIZE, " up to ",
+                                PPROFD_MAX_STACK_BYTES));
+  }
+  if (options.target_pid <= 0) {
+    return Status::Error(StrCat("off-CPU sampler: bad target pid ", options.target_pid));
+  }
+  struct stat pidns;
+  if (::stat("/proc/self/ns/pid", &pidns) != 0) return ErrnoError("stat /proc/self/ns/pid", errno);
+  const bool init_pidns = pidns.st_ino == kInitPidNamespaceInode;
+
+  auto loaded = LoadSkeleton(options, pidns, init_pidns);
+  if (!loaded.ok()) return loaded.status();
+  SkeletonPtr skeleton = std::move(*loaded);
+  // The program learns the kernel's number for the target otherwise (see the program).
+  if (init_pidns) skeleton->bss->target_kernel_tgid = static_cast<uint32_t>(options.target_pid);
+  for (auto& rate : skeleton->bss->rate_ns) rate = 1;
+
+  std::unique_ptr<OffCpuSampler> sampler(new OffCpuSampler());
+  sampler->impl_ = std::make_unique<Impl>();
+  Impl& impl = *sampler->impl_;
+  impl.skeleton = std::move(skeleton);
+  impl.target_pid = options.target_pid;
+  impl.ring.reset(
+      ring_buffer__new(bpf_map__fd(impl.skeleton->maps.events), &Impl::OnRecord, &impl, nullptr));
+  if (!impl.ring) return ErrnoError("open ring buffer of offcpu_sampler", errno);
+  return sampler;
+}
+
+OffCpuSampler::~OffCpuSampler() {
+  if (!impl_) return;
+  Detach(OffCpuKind::kBlock);
+  Detach(OffCpuKind::kMutex);
+}
+
+Status OffCpuSampler::Impl::AttachProgram(bpf_program* program, std::vector<LinkPtr>& into) {
+  bpf_link* link = bpf_program__attach(program);
+  if (link == nullptr) {
+    return ErrnoError(StrCat("attach BPF program ", bpf_program__name(program)), errno);
+  }
+  into.emplace_back(link);
+  return Status::Ok();
+}
+
+Status OffCpuSampler::Attach(OffCpuKind kind, uint64_t rate_ns) {
+  Impl& impl = *impl_;
+  const int k = static_cast<int>(kind);
+  impl.skeleton->bss->rate_ns[k] = std::max<uint64_t>(rate_ns, 1);
+  if (impl.attached[k]) return Status::Ok();
+  auto& progs = impl.skeleton->progs;
+  // Task states left from an earlier attach (a thread asleep since then) must not count.
+  ++impl.skeleton->bss->generation[k];
+  std::vector<LinkPtr> links;
+  if (kind == OffCpuKind::kBlock) {
+    // sys_exit first: a pending event parked by the switch program is then always flushed.
+    for (bpf_program* program : {progs.offcpu_sys_exit, progs.offcpu_switch}) {
+      if (Status s = impl.AttachProgram(program, links); !s.ok()) return s;
+    }
+  } else {
+    for (bpf_program* program : {progs.offcpu_futex_exit, progs.offcpu_futex_enter}) {
+      if (Status s = impl.AttachProgram(program, links); !s.ok()) return s;
+    }
+    // futex_waitv exists from Linux 5.16; without it the mutex kind sees futex(2) only.
+    std::vector<LinkPtr> waitv;
+    Status status = impl.AttachProgram(progs.offcpu_futex_waitv_exit, waitv);
+    if (status.ok()) status = impl.AttachProgram(progs.offcpu_futex_waitv_enter, waitv);
+    if (status.ok()) {
+      for (LinkPtr& link : waitv) links.push_back(std::move(link));
+    } else {
+      LogInfo(StrCat("off-CPU sampler: no futex_waitv tracepoints (", status.message(),
+                     "); mutex profiles see futex(2) waits only"));
+    }
+  }
+  impl.links[k] = std::move(links);
+  impl.attached[k] = true;
+  return Status::Ok();
+}
+
+void OffCpuSampler::Detach(OffCpuKind kind) {
+  Impl& impl = *impl_;
+  const int k = static_cast<int>(kind);
+  impl.links[k].clear();
+  if (!impl.attached[k]) return;
+  impl.attached[k] = false;
+  // Events under way would otherwise end in a later window with a delay that began before it:
+  // a new generation makes every task state of this kind stale.
+  ++impl.skeleton->bss->generation[k];
+  if (kind == OffCpuKind::kBlock) {
+    // No program of this kind runs once its links are closed.
+    ClearU32Map(bpf_map__fd(impl.skeleton->maps.pending));
+    impl.skeleton->bss->pending_count = 0;
+  }
+}
+
+bool OffCpuSampler::attached(OffCpuKind kind) const {
+  return impl_->attached[static_cast<int>(kind)];
+}
+
+uint64_t OffCpuSampler::rate_ns(OffCpuKind kind) const {
+  return impl_->skeleton->bss->rate_ns[static_cast<int>(kind)];
+}
+
+void OffCpuSampler::SeedBlocked(std::span<const pid_t> tids, uint64_t since_ns) {
+  Impl& impl = *impl_;
+  if (!impl.attached[PPROFD_OFFCPU_BLOCK]) return;
+  const int fd = bpf_map__fd(impl.skeleton->maps.task_states);
+  const uint32_t generation = impl.skeleton->bss->generation[PPROFD_OFFCPU_BLOCK];
+  for (pid_t tid : tids) {
+    auto pidfd = ThreadPidfd(tid);
+    if (!pidfd.ok()) continue;  // exited
+    const int key = pidfd->get();
+    pprofd_offcpu_task_state state{};
+    if (bpf_map_lookup_elem(fd, &key, &state) == 0 && state.block_since_ns != 0 &&
+        state.block_generation == generation) {
+      continue;  // a switch-out seen since attaching is the better start
+    }
+    state.block_since_ns = since_ns;
+    state.block_flags = PPROFD_OFFCPU_SEEDED;
+    state.block_generation = generation;
+    if (bpf_map_update_elem(fd, &key, &state, BPF_ANY) != 0 && errno != ESRCH) {
+      LogWarning(StrCat("off-CPU sampler: seed blocked thread ", tid, ": ", std::strerror(errno)));
+    }
+  }
+}
+
+std::vector<BlockInProgress> OffCpuSampler::BlocksInProgress() const {
+  const Impl& impl = *impl_;
+  std::vector<BlockInProgress> result;
+  if (!impl.attached[PPROFD_OFFCPU_BLOCK]) return result;
+  const int fd = bpf_map__fd(impl.skeleton->maps.task_states);
+  const uint32_t generation = impl.skeleton->bss->generation[PPROFD_OFFCPU_BLOCK];
+  const std::string dir_path = StrCat("/proc/", impl.target_pid, "/task");
+  DIR* dir = ::opendir(dir_path.c_str());
+  if (dir == nullptr) return result;  // the target exited
+  while (dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    const pid_t tid = static_cast<pid_t>(std::strtol(entry->d_name, nullptr, 10));
+    auto pidfd = ThreadPidfd(tid);
+    if (!pidfd.ok()) continue;
+    const int key = pidfd->get();
+    pprofd_offcpu_task_state state{};
+    if (bpf_map_lookup_elem(fd, &key, &state) != 0) continue;  // never slept while attached
+    if (state.block_since_ns == 0 || state.block_generation != generation) continue;
+    result.push_back(BlockInProgress{tid, state.block_since_ns});
+  }
+  ::closedir(dir);
+  return result;
+}
+
+int OffCpuSampler::Impl::OnRecord(void* context, void* data, size_t size) {
+  auto* impl = static_cast<Impl*>(context);
+  if (size < sizeof(pprofd_offcpu_event)) return 0;
+  if (impl->on_event == nullptr || !*impl->on_event) return 0;
+  const auto* event = static_cast<const pprofd_offcpu_event*>(data);
+  size_t user_bytes = std::min<size_t>(event->user_stack_len, size - sizeof(pprofd_offcpu_event));
+  size_t kernel_frames = 0;
+  if (event->kernel_stack_len > 0) {
+    kernel_frames = std::min<size_t>(static_cast<size_t>(event->kernel_stack_len) / 8,
+                                     PPROFD_MAX_KERNEL_FRAMES);
+  }
+  const auto* kernel_stack = reinterpret_cast<const uint64_t*>(event->kernel_stack);
+  (*impl->on_event)(
+      RawOffCpuEvent{event, {kernel_stack, kernel_frames}, {event->user_stack, user_bytes}});
+  return 0;
+}
+
+int OffCpuSampler::Drain(const std::function<void(const RawOffCpuEvent&)>& on_event) {
+  Impl& impl = *impl_;
+  impl.on_event = &on_event;
+  int consumed = ring_buffer__consume(impl.ring.get());
+  impl.on_event = nullptr;
+  return consumed < 0 ? 0 : consumed;
+}
+
+OffCpuStats OffCpuSampler::Stats(OffCpuKind kind) const {
+  std::array<uint64_t, PPROFD_OFFCPU_STAT_COUNT> totals{};
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus > 0) {
+    std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
+    const int fd = bpf_map__fd(impl_->skeleton->maps.stats);
+    for (uint32_t stat = 0; stat < PPROFD_OFFCPU_STAT_COUNT; ++stat) {
+      uint32_t key = static_cast<uint32_t>(kind) * PPROFD_OFFCPU_STAT_COUNT + stat;
+      if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) != 0) continue;
+      for (uint64_t value : per_cpu) totals[stat] += value;
+    }
+  }
+  OffCpuStats stats;
+  stats.events = totals[PPROFD_OFFCPU_STAT_EVENTS];
+  stats.sampled = totals[PPROFD_OFFCPU_STAT_SAMPLED];
+  stats.lost = totals[PPROFD_OFFCPU_STAT_LOST];
+  stats.total_delay_ns = totals[PPROFD_OFFCPU_STAT_DELAY_NS];
+  stats.no_user_stack = totals[PPROFD_OFFCPU_STAT_NO_USER_STACK];
+  return stats;
+}
+
+}  // namespace pprofd::sampling

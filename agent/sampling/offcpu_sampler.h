@@ -43,10 +43,13 @@ struct BlockInProgress {
 
 // Counters per kind since load; what each one counts is documented where it is defined.
 struct OffCpuStats {
-  uint64_t events = 0;   // events that ended while attached
-  uint64_t sampled = 0;  // events recorded (all long ones, a sample of the short ones)
-  uint64_t lost = 0;     // recorded events dropped because the ring buffer was full
+  uint64_t events = 0;          // events that ended while attached
+  uint64_t sampled = 0;         // events recorded (all long ones, a sample of the short ones)
+  uint64_t lost = 0;            // recorded events dropped because the ring buffer was full
   uint64_t total_delay_ns = 0;  // summed over every event, sampled or not
+  // Block kind: recorded with the registers of the wait but no stack copy, because the thread
+  // re-entered the kernel elsewhere before its stack could be read (a sleep in a page fault).
+  uint64_t no_user_stack = 0;
 };
 
 class OffCpuSampler {
@@ -64,9 +67,17 @@ class OffCpuSampler {
 
   // Block kind: threads already asleep when a window opens have no switch-out to start from;
   // this starts their event at `since_ns`, so the part of the sleep inside the window counts.
+  // A thread that already has an event under way keeps it. Seed only threads that are asleep
+  // (state S or D): a seeded thread waiting on a run queue would count that wait at its
+  // switch-in. A running one loses its seed at its next switch-out. Records of seeded events
+  // carry PPROFD_OFFCPU_SEEDED. Does nothing unless the block kind is attached (Detach forgets
+  // seeds). Needs thread pidfds (PIDFD_THREAD, Linux 6.9); threads that exited are skipped.
   void SeedBlocked(std::span<const pid_t> tids, uint64_t since_ns);
-  // Block kind: the events that have begun and not ended (for a window's end).
+  // Block kind: the events that have begun and not ended (for a window's end), found by walking
+  // /proc/PID/task (one pidfd and one map lookup per thread). Empty while detached.
   std::vector<BlockInProgress> BlocksInProgress() const;
+  // The current rate of `kind` (the last one attached with).
+  uint64_t rate_ns(OffCpuKind kind) const;
 
   // Calls `on_event` for every record waiting, on the calling thread. Returns the count.
   int Drain(const std::function<void(const RawOffCpuEvent&)>& on_event);

@@ -31,9 +31,12 @@ struct RawThreadRecord {
 };
 
 struct ThreadSnapshotStats {
-  uint32_t threads = 0;  // records delivered
-  uint32_t lost = 0;     // threads seen by the iterator whose record did not fit the ring buffer
+  uint32_t threads = 0;     // records delivered
+  uint32_t lost = 0;        // threads seen by the iterator whose record did not fit the ring buffer
   int64_t duration_ns = 0;  // wall time of the iteration (the target runs on meanwhile)
+  // Walks of the thread list: more than one when a walk was cut short (the kernel ends a walk when
+  // the thread it stands on exits) or lost records; records repeated by a later walk are dropped.
+  uint32_t passes = 0;
 };
 
 class ThreadSnapshotter {
@@ -46,6 +49,10 @@ class ThreadSnapshotter {
   // Iterates over the target's threads once, calling `on_thread` for each, on the calling thread.
   // Threads that exit meanwhile are skipped. Fails when the target has exited.
   StatusOr<ThreadSnapshotStats> Take(const std::function<void(const RawThreadRecord&)>& on_thread);
+
+  size_t ring_bytes() const;
+  // Threads one read() of the iterator visits: their records fit the ring buffer together.
+  uint32_t batch_threads() const;
 
  private:
   ThreadSnapshotter() = default;

@@ -126,5 +126,16 @@ TEST_CASE("Heap flags", "[config]") {
         "unknown option '--heap=yes': see pprofd --help");
 }
 
+TEST_CASE("Off-CPU rate flag", "[config]") {
+  StatusOr<Config> defaults = ParseCommandLine({});
+  REQUIRE(defaults.ok());
+  CHECK(defaults->offcpu_rate_ns == 1000000);
+  StatusOr<Config> config = ParseCommandLine({"--offcpu-rate=1"});
+  REQUIRE(config.ok());
+  CHECK(config->offcpu_rate_ns == 1);
+  CHECK(ParseCommandLine({"--offcpu-rate", "0"}).status().message() ==
+        "bad --offcpu-rate '0': want an integer from 1 to 10000000000");
+}
+
 }  // namespace
 }  // namespace pprofd

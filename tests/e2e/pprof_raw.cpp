@@ -46,7 +46,10 @@ int64_t RawProfile::TotalCount() const {
 bool ParseRaw(const std::string& text, RawProfile* profile, std::string* error) {
   enum class Section { kHeader, kSamples, kLocations, kMappings } section = Section::kHeader;
   static const std::regex kSample(R"(^\s+([-\d ]+): ([\d ]*)$)");
-  static const std::regex kLabel(R"(^\s+(\w+):\[(.*)\]$)");
+  // pprof prints string labels on one line ("state:[sleeping] thread_name:[worker]") and numeric
+  // ones on the next.
+  static const std::regex kLabelLine(R"(^\s+\w+:\[.*\]$)");
+  static const std::regex kLabel(R"((\w+):\[([^\]]*)\])");
   static const std::regex kLocation(R"(^\s*(\d+): 0x([0-9a-f]+) M=(\d+)\s?(.*)$)");
   static const std::regex kMapping(
       R"(^(\d+): 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ (\S*) ?(\S*) ?(.*)$)");
@@ -90,8 +93,11 @@ bool ParseRaw(const std::string& text, RawProfile* profile, std::string* error) 
           for (int64_t v; values >> v;) sample.values.push_back(v);
           for (int id; ids >> id;) sample.locations.push_back(id);
           profile->samples.push_back(std::move(sample));
-        } else if (std::regex_match(line, m, kLabel) && !profile->samples.empty()) {
-          profile->samples.back().labels[m[1].str()] = m[2].str();
+        } else if (std::regex_match(line, kLabelLine) && !profile->samples.empty()) {
+          for (auto it = std::sregex_iterator(line.begin(), line.end(), kLabel);
+               it != std::sregex_iterator(); ++it) {
+            profile->samples.back().labels[(*it)[1].str()] = (*it)[2].str();
+          }
         }
         break;
       case Section::kLocations:

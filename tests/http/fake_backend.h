@@ -54,6 +54,35 @@ class FakeBackend : public PprofBackend {
     });
   }
 
+  void ThreadProfile(const ThreadProfileRequest& request, ProfileCallback done) override {
+    {
+      std::lock_guard lock(mutex_);
+      thread_requests_.push_back(request);
+    }
+    Spawn([this, request, done = std::move(done)] {
+      if (profile_error) {
+        done(Status::Error(*profile_error), profile_error_kind);
+      } else {
+        done(StrCat("threads debug=", request.debug));
+      }
+    });
+  }
+
+  void OffCpuProfile(const OffCpuProfileRequest& request, ProfileCallback done) override {
+    {
+      std::lock_guard lock(mutex_);
+      offcpu_requests_.push_back(request);
+    }
+    Spawn([this, request, done = std::move(done)] {
+      if (profile_error) {
+        done(Status::Error(*profile_error), profile_error_kind);
+      } else {
+        done(StrCat(request.kind == OffCpuProfileKind::kMutex ? "mutex" : "block",
+                    " seconds=", request.seconds, " debug=", request.debug));
+      }
+    });
+  }
+
   void LookupSymbols(const std::vector<uint64_t>& addresses, SymbolCallback done) override {
     Spawn([this, addresses, done = std::move(done)] {
       std::vector<std::string> names;
@@ -81,6 +110,14 @@ class FakeBackend : public PprofBackend {
   std::vector<HeapProfileRequest> heap_requests() {
     std::lock_guard lock(mutex_);
     return heap_requests_;
+  }
+  std::vector<ThreadProfileRequest> thread_requests() {
+    std::lock_guard lock(mutex_);
+    return thread_requests_;
+  }
+  std::vector<OffCpuProfileRequest> offcpu_requests() {
+    std::lock_guard lock(mutex_);
+    return offcpu_requests_;
   }
   int max_in_flight() const { return max_in_flight_.load(); }
 
@@ -111,6 +148,8 @@ class FakeBackend : public PprofBackend {
   std::mutex mutex_;
   std::vector<CpuProfileRequest> requests_;
   std::vector<HeapProfileRequest> heap_requests_;
+  std::vector<ThreadProfileRequest> thread_requests_;
+  std::vector<OffCpuProfileRequest> offcpu_requests_;
   std::vector<std::thread> threads_;
   std::atomic<int> in_flight_{0};
   std::atomic<int> max_in_flight_{0};

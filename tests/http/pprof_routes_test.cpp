@@ -58,6 +58,10 @@ TEST_CASE_METHOD(RoutesFixture, "Index lists the profiles with links", "[routes]
   CHECK_THAT(html, Catch::Contains("<a href=\"heap?debug=1\">heap</a>"));
   CHECK_THAT(html, Catch::Contains("<a href=\"allocs?debug=1\">allocs</a>"));
   CHECK_THAT(html, Catch::Contains("<a href=\"symbol\">symbol</a>"));
+  CHECK_THAT(html, Catch::Contains("<a href=\"threads?debug=2\">threads</a>"));
+  CHECK_THAT(html, Catch::Contains("<a href=\"goroutine?debug=1\">goroutine</a>"));
+  CHECK_THAT(html, Catch::Contains("<a href=\"block?seconds=30\">block</a>"));
+  CHECK_THAT(html, Catch::Contains("<a href=\"mutex?seconds=30\">mutex</a>"));
   CHECK_THAT(html, Catch::Contains("CPU profile"));
   CHECK_THAT(html, Catch::Contains("go tool pprof http://test/debug/pprof/profile?seconds=30"));
 
@@ -173,8 +177,8 @@ TEST_CASE_METHOD(RoutesFixture, "A profile client that hangs up does not disturb
 TEST_CASE_METHOD(RoutesFixture, "Unknown paths and methods", "[routes]") {
   REQUIRE(server.ok());
   CheckPprofError(Get("/debug/pprof/heapz"), 404,
-                  "unknown profile \"heapz\": pprofd serves profile, heap, allocs, cmdline, "
-                  "symbol (see /debug/pprof/)");
+                  "unknown profile \"heapz\": pprofd serves profile, heap, allocs, threads, "
+                  "goroutine, block, mutex, cmdline, symbol (see /debug/pprof/)");
   ClientResponse other = Get("/metrics-nope");
   CHECK(other.result_int() == 404);
   CHECK(HeaderOf(other, "X-Go-Pprof").empty());
@@ -287,6 +291,62 @@ TEST_CASE_METHOD(RoutesFixture, "Heap backend errors map to 400, 501 and 503", "
   CHECK(Get("/debug/pprof/heap").result_int() == 501);
   backend.profile_error_kind = BackendErrorKind::kUnavailable;
   CHECK(Get("/debug/pprof/allocs?seconds=1").result_int() == 503);
+}
+
+TEST_CASE_METHOD(RoutesFixture, "Threads and goroutine serve the snapshot in three forms",
+                 "[routes]") {
+  REQUIRE(server.ok());
+  ClientResponse threads = Get("/debug/pprof/threads");
+  CHECK(threads.result_int() == 200);
+  CHECK(HeaderOf(threads, "Content-Type") == "application/octet-stream");
+  CHECK(HeaderOf(threads, "Content-Disposition") == "attachment; filename=\"threads\"");
+  CHECK(threads.body() == "threads debug=0");
+
+  ClientResponse goroutine = Get("/debug/pprof/goroutine");
+  CHECK(HeaderOf(goroutine, "Content-Disposition") == "attachment; filename=\"goroutine\"");
+
+  for (const char* path : {"/debug/pprof/threads?debug=1", "/debug/pprof/goroutine?debug=2"}) {
+    ClientResponse text = Get(path);
+    CHECK(text.result_int() == 200);
+    CHECK(HeaderOf(text, "Content-Type") == "text/plain; charset=utf-8");
+    CHECK(HeaderOf(text, "Content-Disposition").empty());
+  }
+  std::vector<ThreadProfileRequest> requests = backend.thread_requests();
+  REQUIRE(requests.size() == 4);
+  CHECK(requests[2].debug == 1);
+  CHECK(requests[3].debug == 2);
+
+  CheckPprofError(Get("/debug/pprof/threads?debug=3"), 400,
+                  "bad debug=3: want an integer from 0 to 2");
+  CHECK(Get("/debug/pprof/threads", "POST").result_int() == 405);
+  CHECK(backend.thread_requests().size() == 4);
+}
+
+TEST_CASE_METHOD(RoutesFixture, "Block and mutex are windows with /profile's seconds rules",
+                 "[routes]") {
+  REQUIRE(server.ok());
+  ClientResponse block = Get("/debug/pprof/block");
+  CHECK(block.result_int() == 200);
+  CHECK(HeaderOf(block, "Content-Disposition") == "attachment; filename=\"block\"");
+  CHECK(block.body() == "block seconds=30 debug=0");
+  ClientResponse mutex = Get("/debug/pprof/mutex?seconds=2&debug=1");
+  CHECK(HeaderOf(mutex, "Content-Type") == "text/plain; charset=utf-8");
+  CHECK(mutex.body() == "mutex seconds=2 debug=1");
+
+  CheckPprofError(Get("/debug/pprof/block?seconds=0"), 400,
+                  "bad seconds=0: want an integer from 1 to 300");
+  CheckPprofError(Get("/debug/pprof/mutex?seconds=301"), 400,
+                  "bad seconds=301: want an integer from 1 to 300");
+  CheckPprofError(Get("/debug/pprof/mutex?debug=2"), 400,
+                  "bad debug=2: want an integer from 0 to 1");
+  CHECK(backend.offcpu_requests().size() == 2);
+
+  backend.profile_error = "off-CPU profiles need bpf_get_task_stack (Linux 5.9 or later)";
+  backend.profile_error_kind = BackendErrorKind::kNotImplemented;
+  CheckPprofError(Get("/debug/pprof/block?seconds=1"), 501,
+                  "off-CPU profiles need bpf_get_task_stack (Linux 5.9 or later)");
+  backend.profile_error_kind = BackendErrorKind::kUnavailable;
+  CHECK(Get("/debug/pprof/threads").result_int() == 503);
 }
 
 }  // namespace

@@ -1,0 +1,135 @@
+#include "agent/thread_profiler.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "agent/target/proc_stat.h"
+#include "base/clock.h"
+#include "base/file_util.h"
+#include "base/log.h"
+
+namespace pprofd {
+namespace {
+
+// Bits of task->__state (include/linux/sched.h), stable since Linux 5.14.
+constexpr uint64_t kTaskUninterruptible = 0x2;
+constexpr uint64_t kTaskNoLoad = 0x400;
+constexpr uint64_t kTaskReportMask = 0x7f;
+
+std::string Milliseconds(int64_t ns) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.2f ms", ns / 1e6);
+  return buffer;
+}
+
+}  // namespace
+
+char StateLetter(uint64_t kernel_state) {
+  // An idle kernel-style wait (TASK_IDLE) is reported as I, as the kernel's task_state_index does.
+  if ((kernel_state & (kTaskUninterruptible | kTaskNoLoad)) ==
+      (kTaskUninterruptible | kTaskNoLoad)) {
+    return 'I';
+  }
+  const uint64_t reported = kernel_state & kTaskReportMask;
+  if (reported == 0) return 'R';
+  static constexpr char kLetters[] = "SDTtXZP";
+  const int bit = __builtin_ctzll(reported);
+  return bit < 7 ? kLetters[bit] : '?';
+}
+
+ThreadProfiler::ThreadProfiler(ThreadSetup setup, ProfilerContext context, pid_t pid)
+    : setup_(std::move(setup)),
+      context_(std::move(context)),
+      pid_(pid),
+      ticks_per_second_(::sysconf(_SC_CLK_TCK)) {}
+
+profiles::ThreadState ThreadProfiler::ToThreadState(const sampling::RawThreadRecord& record) {
+  const pprofd_thread_record& header = *record.header;
+  profiles::ThreadState thread;
+  thread.tid = static_cast<pid_t>(header.tid);
+  thread.name.assign(header.comm, strnlen(header.comm, sizeof(header.comm)));
+  thread.on_cpu = (header.flags & PPROFD_THREAD_ON_CPU) != 0;
+  thread.state = StateLetter(header.state);
+  // /proc agrees with ps and adds the CPU time; a thread gone since the iterator saw it keeps the
+  // iterator's view.
+  auto text = ReadFileToString(StrCat("/proc/", pid_, "/task/", header.tid, "/stat"));
+  if (text.ok()) {
+    if (auto stat = target::ParseProcStat(*text); stat.ok()) {
+      thread.state = stat->state;
+      thread.cpu_time_ns = static_cast<uint64_t>(stat->CpuTimeNs(ticks_per_second_));
+    }
+  }
+  symbolizer::UserRegisters regs{0, 0, 0};
+  if ((header.flags & PPROFD_THREAD_NO_USER_STATE) == 0) regs = {header.ip, header.sp, header.bp};
+  symbolizer::StackCopy stack{header.sp, record.user_stack};
+  // A blocked thread's ip is where it will resume (after the system call): exact, like the pc
+  // of an interrupted CPU sample.
+  thread.stack = context_.normalizer->Normalize(regs, stack, record.kernel_stack);
+  return thread;
+}
+
+StatusOr<ThreadSnapshot> ThreadProfiler::Take() {
+  if (!setup_.snapshotter) return Status::Error(setup_.unavailable_reason);
+  ThreadSnapshot snapshot;
+  snapshot.time_wall_ns = NowNs(CLOCK_REALTIME);
+  // Unwinding needs the maps of this moment: new threads' stacks, libraries loaded since.
+  if (Status status = context_.normalizer->address_space()->Refresh(); !status.ok()) {
+    LogDebug("refreshing the target's mappings: " + status.message());
+  }
+  auto stats = setup_.snapshotter->Take([&](const sampling::RawThreadRecord& record) {
+    snapshot.threads.push_back(ToThreadState(record));
+  });
+  if (!stats.ok()) return stats.status();
+  snapshot.stats = *stats;
+  std::sort(snapshot.threads.begin(), snapshot.threads.end(),
+            [](const auto& a, const auto& b) { return a.tid < b.tid; });
+  return snapshot;
+}
+
+std::vector<std::string> ThreadProfiler::Comments(const ThreadSnapshot& snapshot) const {
+  std::vector<std::string> comments;
+  int on_cpu = 0;
+  for (const auto& thread : snapshot.threads) on_cpu += thread.on_cpu ? 1 : 0;
+  comments.push_back(StrCat("pprofd thread snapshot of ", context_.target_description, ": ",
+                            snapshot.threads.size(), " threads, read by a BPF task iterator in ",
+                            Milliseconds(snapshot.stats.duration_ns),
+                            " without stopping the target (no ptrace, no signal)"));
+  if (on_cpu > 0) {
+    comments.push_back(StrCat(on_cpu,
+                              " thread(s) were running on a CPU: their stacks start from the "
+                              "registers saved at their last kernel entry (at most a timer tick "
+                              "old) and may be slightly stale"));
+  }
+  std::vector<const profiles::Stack*> stacks;
+  for (const auto& thread : snapshot.threads) stacks.push_back(&thread.stack);
+  comments.push_back(profiles::UnwindSummary(stacks, {}, "threads"));
+  if (snapshot.stats.lost > 0) {
+    comments.push_back(StrCat("threads left out (snapshot buffer full): ", snapshot.stats.lost));
+  }
+  return comments;
+}
+
+void ThreadProfiler::Profile(const http::ThreadProfileRequest& request,
+                             http::ProfileCallback done) {
+  if (!setup_.snapshotter) {
+    return done(Status::Error(setup_.unavailable_reason), http::BackendErrorKind::kNotImplemented);
+  }
+  auto snapshot = Take();
+  if (!snapshot.ok()) return done(snapshot.status(), http::BackendErrorKind::kUnavailable);
+  profiles::ThreadProfileMeta meta;
+  meta.time_wall_ns = snapshot->time_wall_ns;
+  meta.comments = Comments(*snapshot);
+  if (request.debug == 1) {
+    return done(profiles::ThreadProfileGroupedText(snapshot->threads, *context_.symbolizer, meta));
+  }
+  if (request.debug == 2) {
+    return done(profiles::ThreadDumpText(snapshot->threads, *context_.symbolizer, meta));
+  }
+  proto::ProfileBuilder builder = profiles::BuildThreadProfile(
+      snapshot->threads, *context_.symbolizer, context_.main_module(), meta);
+  done(builder.SerializeGzipped());
+}
+
+}  // namespace pprofd

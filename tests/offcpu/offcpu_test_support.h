@@ -1,0 +1,98 @@
+// Helpers shared by offcpu_sampler_test and offcpu_sampler_bench: the workload process
+// (offcpu_target) driven over pipes, owned copies of the sampler's records, and their stacks
+// unwound and symbolized the way the agent does it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/profiles/frame_symbolizer.h"
+#include "agent/profiles/stack_normalizer.h"
+#include "agent/sampling/offcpu_sampler.h"
+#include "symbolizer/address_space.h"
+#include "symbolizer/elf_cache.h"
+#include "symbolizer/kallsyms.h"
+#include "symbolizer/unwinder.h"
+
+namespace pprofd::sampling::testing {
+
+// A child process running `path` with stdin/stdout on pipes. Aborts the test run on failure.
+class ChildProcess {
+ public:
+  // Waits for the line "ready".
+  explicit ChildProcess(const std::string& path, const std::vector<std::string>& args = {});
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Sends `command` and returns the lines answered, the last one starting with "done".
+  std::vector<std::string> Command(const std::string& command);
+  void Send(const std::string& command);
+  std::vector<std::string> ReadUntilDone();
+  std::string ReadLine();
+
+ private:
+  pid_t pid_ = -1;
+  int to_child_ = -1;
+  int from_child_ = -1;
+  std::string buffer_;
+};
+
+// The offcpu_target workload.
+class OffCpuTarget : public ChildProcess {
+ public:
+  OffCpuTarget();
+};
+
+// The integer after `key ` in the first line starting so; aborts when there is none.
+int64_t Field(const std::vector<std::string>& lines, const std::string& key);
+
+struct Record {
+  uint32_t kind = 0;
+  uint32_t tid = 0;
+  uint64_t delay_ns = 0;
+  uint64_t end_ns = 0;
+  uint64_t ip = 0, sp = 0, bp = 0;
+  uint32_t flags = 0;
+  int32_t kernel_stack_len = 0;
+  std::string comm;
+  std::vector<uint64_t> kernel_stack;
+  std::vector<uint8_t> user_stack;
+};
+
+// Everything waiting in the sampler's ring.
+std::vector<Record> DrainAll(OffCpuSampler& sampler);
+
+// Counts this process's open BPF link fds (from /proc/self/fdinfo).
+int CountBpfLinkFds();
+
+int64_t MonotonicNs();
+
+// Unwinds and symbolizes records of one process, as the agent does.
+class StackNames {
+ public:
+  explicit StackNames(pid_t pid);
+  // Function names, leaf first: kernel frames, then user frames (markers such as
+  // "[unwind: truncated]" included).
+  std::vector<std::string> Functions(const Record& record, bool kernel);
+
+ private:
+  symbolizer::ElfCache cache_;
+  symbolizer::AddressSpace address_space_;
+  symbolizer::Unwinder unwinder_;
+  profiles::StackNormalizer normalizer_;
+  std::optional<symbolizer::KernelSymbols> kernel_symbols_;
+  std::unique_ptr<profiles::FrameSymbolizer> symbolizer_;
+};
+
+bool Contains(const std::vector<std::string>& names, const std::string& part);
+std::string Join(const std::vector<std::string>& names);
+
+}  // namespace pprofd::sampling::testing
