@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "agent/profiles/heap_scaling.h"
+#include "agent/profiles/legacy_text.h"
 #include "agent/profiles/profile_locations.h"
 
 namespace pprofd::profiles {
@@ -31,13 +32,6 @@ const proto::LineInfo* PhysicalFunction(const Frame& frame, FrameSymbolizer& sym
   if (frame.module == kMarkerModule || frame.module == kKernelModule) return nullptr;
   const std::vector<proto::LineInfo>& lines = symbolizer.Lines(frame);
   return lines.empty() ? nullptr : &lines.back();
-}
-
-// Go's "%#x": 0x-prefixed lower-case hex, "0x0" for zero.
-void AppendHex(std::string* out, uint64_t value) {
-  char buffer[24];
-  std::snprintf(buffer, sizeof(buffer), "0x%" PRIx64, value);
-  out->append(buffer);
 }
 
 void AppendCounts(std::string* out, int64_t inuse_objects, int64_t inuse_bytes,
@@ -156,39 +150,14 @@ std::string HeapProfileText(const std::vector<HeapRecord>& records, const Sample
                  record->alloc_bytes());
     const Stack& stack = stacks.stack(record->stack_id);
     const size_t first = LeadingAllocatorFrames(stack, symbolizer);
-    for (size_t i = first; i < stack.size(); ++i) {
-      out += ' ';
-      // Frames hold an address inside the call; Go prints the return address after it.
-      AppendHex(&out, stack[i].module == kMarkerModule ? stack[i].address : stack[i].address + 1);
-    }
-    out += '\n';
-    for (size_t i = first; i < stack.size(); ++i) {
-      const std::vector<proto::LineInfo>& lines = symbolizer.Lines(stack[i]);
-      if (lines.empty()) {
-        out += "#\t";
-        AppendHex(&out, stack[i].address);
-        out += '\n';
-      }
-      for (const proto::LineInfo& line : lines) {
-        out += "#\t";
-        AppendHex(&out, stack[i].address);
-        out += '\t';
-        out += line.function;
-        if (!line.filename.empty()) {
-          out += "+0x0\t" + line.filename + ":" + std::to_string(line.line);
-        }
-        out += '\n';
-      }
-    }
+    const auto frames = std::span<const Frame>(stack).subspan(first);
+    AppendReturnAddresses(&out, frames);
+    AppendFrameComments(&out, frames, symbolizer);
     out += '\n';
   }
 
-  out += "\n# pprofd\n";
-  for (std::string comment : meta.comments) {
-    // A line break would end the comment and start a line pprof parses as a record.
-    std::replace(comment.begin(), comment.end(), '\n', ' ');
-    out += "# " + comment + "\n";
-  }
+  out += "\n";
+  AppendCommentBlock(&out, meta.comments);
   return out;
 }
 

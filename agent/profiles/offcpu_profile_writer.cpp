@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "agent/profiles/legacy_text.h"
 #include "agent/profiles/profile_locations.h"
 
 namespace pprofd::profiles {
@@ -36,34 +37,6 @@ std::vector<Entry> SortedEntries(const OffCpuStore& store) {
                                         b.stack->end(), FrameLess);
   });
   return entries;
-}
-
-// Go's "%#x": 0x-prefixed lower-case hex.
-void AppendHex(std::string* out, uint64_t value) {
-  char buffer[24];
-  std::snprintf(buffer, sizeof(buffer), "0x%" PRIx64, value);
-  out->append(buffer);
-}
-
-void AppendFrameComments(std::string* out, const Stack& stack, FrameSymbolizer& symbolizer) {
-  for (const Frame& frame : stack) {
-    const std::vector<proto::LineInfo>& lines = symbolizer.Lines(frame);
-    if (lines.empty()) {
-      out->append("#\t");
-      AppendHex(out, frame.address);
-      out->push_back('\n');
-    }
-    for (const proto::LineInfo& line : lines) {
-      out->append("#\t");
-      AppendHex(out, frame.address);
-      out->push_back('\t');
-      out->append(line.function);
-      if (!line.filename.empty()) {
-        out->append("+0x0\t" + line.filename + ":" + std::to_string(line.line));
-      }
-      out->push_back('\n');
-    }
-  }
 }
 
 }  // namespace
@@ -113,22 +86,13 @@ std::string OffCpuProfileText(const OffCpuStore& store, FrameSymbolizer& symboli
   std::string out = "--- contention:\ncycles/second=1000000000\n";
   for (const Entry& entry : SortedEntries(store)) {
     out += std::to_string(entry.delay_ns) + " " + std::to_string(entry.contentions) + " @";
-    for (const Frame& frame : *entry.stack) {
-      out += ' ';
-      // Frames hold an address inside the call; Go prints the return address after it.
-      AppendHex(&out, frame.module == kMarkerModule ? frame.address : frame.address + 1);
-    }
-    out += '\n';
+    AppendReturnAddresses(&out, *entry.stack);
     AppendFrameComments(&out, *entry.stack, symbolizer);
     out += '\n';
   }
 
-  out += "\n# pprofd\n";
-  for (std::string comment : meta.comments) {
-    // A line break would end the comment and start a line pprof parses as a record.
-    std::replace(comment.begin(), comment.end(), '\n', ' ');
-    out += "# " + comment + "\n";
-  }
+  out += "\n";
+  AppendCommentBlock(&out, meta.comments);
   return out;
 }
 

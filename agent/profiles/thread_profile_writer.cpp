@@ -5,23 +5,11 @@
 #include <cstdio>
 #include <unordered_map>
 
+#include "agent/profiles/legacy_text.h"
 #include "agent/profiles/profile_locations.h"
 
 namespace pprofd::profiles {
 namespace {
-
-// Go's "%#x": 0x-prefixed lower-case hex.
-void AppendHex(std::string* out, uint64_t value) {
-  char buffer[24];
-  std::snprintf(buffer, sizeof(buffer), "0x%" PRIx64, value);
-  out->append(buffer);
-}
-
-// A comment must stay one line: a line break would start a line pprof parses as a record.
-std::string OneLine(std::string text) {
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  return text;
-}
 
 std::vector<const ThreadState*> ByTid(const std::vector<ThreadState>& threads) {
   std::vector<const ThreadState*> sorted;
@@ -30,37 +18,6 @@ std::vector<const ThreadState*> ByTid(const std::vector<ThreadState>& threads) {
   std::stable_sort(sorted.begin(), sorted.end(),
                    [](const ThreadState* a, const ThreadState* b) { return a->tid < b->tid; });
   return sorted;
-}
-
-// The "@" addresses and "#" frame lines of Go's legacy text, as the heap text writes them.
-void AppendReturnAddresses(std::string* out, const Stack& stack) {
-  for (const Frame& frame : stack) {
-    out->push_back(' ');
-    // Frames hold an address inside the call; Go prints the return address after it.
-    AppendHex(out, frame.module == kMarkerModule ? frame.address : frame.address + 1);
-  }
-  out->push_back('\n');
-}
-
-void AppendFrameComments(std::string* out, const Stack& stack, FrameSymbolizer& symbolizer) {
-  for (const Frame& frame : stack) {
-    const std::vector<proto::LineInfo>& lines = symbolizer.Lines(frame);
-    if (lines.empty()) {
-      out->append("#\t");
-      AppendHex(out, frame.address);
-      out->push_back('\n');
-    }
-    for (const proto::LineInfo& line : lines) {
-      out->append("#\t");
-      AppendHex(out, frame.address);
-      out->push_back('\t');
-      out->append(line.function);
-      if (!line.filename.empty()) {
-        out->append("+0x0\t" + line.filename + ":" + std::to_string(line.line));
-      }
-      out->push_back('\n');
-    }
-  }
 }
 
 std::string Basename(const std::string& path) {
@@ -194,15 +151,15 @@ std::string ThreadProfileGroupedText(const std::vector<ThreadState>& threads,
     out += '\n';
   }
 
-  out += "\n# pprofd\n";
-  for (const std::string& comment : meta.comments) out += "# " + OneLine(comment) + "\n";
+  out += "\n";
+  AppendCommentBlock(&out, meta.comments);
   return out;
 }
 
 std::string ThreadDumpText(const std::vector<ThreadState>& threads, FrameSymbolizer& symbolizer,
                            const ThreadProfileMeta& meta) {
-  std::string out = "# pprofd\n";
-  for (const std::string& comment : meta.comments) out += "# " + OneLine(comment) + "\n";
+  std::string out;
+  AppendCommentBlock(&out, meta.comments);
   for (const ThreadState* thread : ByTid(threads)) {
     char cpu[48];
     std::snprintf(cpu, sizeof(cpu), "%.2f s CPU", static_cast<double>(thread->cpu_time_ns) / 1e9);
