@@ -162,3 +162,9 @@ perf_stack_stats() {
     }
     END { if (in_sample) { n++; c += root } printf "%d %d\n", n, c }' "$1"
 }
+
+# utime + stime of PID in USER_HZ ticks (/proc/PID/stat fields 14 and 15, counted after the
+# parenthesized command name, which may contain spaces).
+stat_cpu_ticks() {
+  sed -E 's/^.*\) //' /proc/"$1"/stat | awk '{ print $12 + $13 }'
+}

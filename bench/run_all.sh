@@ -2,8 +2,8 @@
 # Builds what the benchmarks need and runs them all; prints the tables and writes them with the raw
 # CSVs to OUT_DIR (default BUILD_DIR/bench-results/DATE). Method and results: docs/benchmarks.md.
 #
-# usage: bench/run_all.sh [OUT_DIR]   (env: BUILD_DIR, RUNS, and those of overhead.sh/latency.sh)
-# Takes about 10 minutes. Run it on an otherwise idle machine: other load shows in the wall times.
+# usage: bench/run_all.sh [OUT_DIR]   (env: BUILD_DIR, RUNS, and those of the scripts it runs)
+# Takes about 20 minutes. Run it on an otherwise idle machine: other load shows in the wall times.
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${BENCH_DIR}/lib.sh"
@@ -29,6 +29,17 @@ log "overhead (alternating runs; progress below)"
 log "latency"
 "${BENCH_DIR}/latency.sh" "${OUT_DIR}" >/dev/null
 "${BENCH_DIR}/heap_overhead.sh" "${OUT_DIR}" >/dev/null # heap profiling: heap_overhead.md
+# Thread snapshots (eu-stack, gdb, pprofd /threads): snapshot_bench.md. Its target is a test
+# fixture, built only with PPROFD_BUILD_TESTS=ON.
+SNAPSHOT_MD="${OUT_DIR}/snapshot_bench.md"
+if cmake --build "${BUILD_DIR}" -j2 --target blocked_threads >/dev/null 2>&1; then
+  log "snapshot_bench"
+  "${BENCH_DIR}/snapshot_bench.sh" "${OUT_DIR}" >/dev/null
+else
+  echo "snapshot_bench not run: blocked_threads not built (it needs PPROFD_BUILD_TESTS=ON)" >"${SNAPSHOT_MD}"
+fi
+log "offcpu_overhead"
+"${BENCH_DIR}/offcpu_overhead.sh" "${OUT_DIR}" >/dev/null # /block, /mutex: offcpu_overhead.md
 
 # The unwinder micro-benchmark is defined with its fixture in tests/ (needs PPROFD_BUILD_TESTS=ON).
 UNWIND_MD="${OUT_DIR}/unwind_bench.txt"
@@ -48,6 +59,18 @@ fi
   echo "## Window end to last byte (${SECONDS_PER_PROFILE:-5} s profiles, ${RUNS:-5} fresh agents)"
   echo
   cat "${OUT_DIR}/latency.md"
+  echo
+  echo "## Heap profiling overhead"
+  echo
+  cat "${OUT_DIR}/heap_overhead.md"
+  echo
+  echo "## Thread snapshots"
+  echo
+  cat "${SNAPSHOT_MD}"
+  echo
+  echo "## Off-CPU profiling overhead (/block, /mutex windows)"
+  echo
+  cat "${OUT_DIR}/offcpu_overhead.md"
   echo
   echo "## Unwinder micro-benchmark (unwind_bench)"
   echo

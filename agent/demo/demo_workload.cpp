@@ -1,16 +1,20 @@
 // The bundled demo workload pprofd profiles when started without --pid: two busy threads with a
-// known split of CPU time, in functions with recognizable names, and a heap with a long-lived
-// cache (about 32 MiB once full) beside short-lived request buffers.
+// known split of CPU time, in functions with recognizable names, a heap with a long-lived cache
+// (about 32 MiB once full) beside short-lived request buffers, and a log writer that waits for
+// work and holds a lock the request thread needs while it "writes to disk" (for /threads, /block
+// and /mutex).
 #include <pthread.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -54,6 +58,46 @@ __attribute__((noinline)) size_t BuildRequestBuffer(int request) {
   return buffer.size();
 }
 
+std::mutex log_mutex;
+std::condition_variable log_ready;
+int pending_log_lines = 0;
+// Guards the request counters; the log writer holds it while it flushes.
+std::mutex stats_mutex;
+long requests_served = 0;
+
+__attribute__((noinline)) void RecordRequestStats() {
+  std::lock_guard<std::mutex> lock(stats_mutex);
+  ++requests_served;
+}
+
+__attribute__((noinline)) void QueueLogLine() {
+  {
+    std::lock_guard<std::mutex> lock(log_mutex);
+    ++pending_log_lines;
+  }
+  log_ready.notify_one();
+}
+
+__attribute__((noinline)) int WaitForLogLines() {
+  std::unique_lock<std::mutex> lock(log_mutex);
+  log_ready.wait_for(lock, std::chrono::milliseconds(200), [] { return pending_log_lines > 0; });
+  const int lines = pending_log_lines;
+  pending_log_lines = 0;
+  return lines;
+}
+
+// Stands for a slow write to disk, made while holding the stats lock.
+__attribute__((noinline)) void FlushLogs(int lines) {
+  std::lock_guard<std::mutex> lock(stats_mutex);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2 + lines % 3));
+}
+
+void LogWriter() {
+  while (running.load(std::memory_order_relaxed)) {
+    if (int lines = WaitForLogLines(); lines > 0) FlushLogs(lines);
+  }
+}
+
 void Worker(bool checksums_only) {
   std::deque<std::unique_ptr<char[]>> cache;
   int request = 0;
@@ -65,6 +109,8 @@ void Worker(bool checksums_only) {
       sink = ParseRequests(300000);
       sink = RenderResponses(100000);
       CacheResponse(cache);
+      RecordRequestStats();
+      QueueLogLine();
     }
   }
 }
@@ -78,7 +124,11 @@ int main() {
   pthread_setname_np(checksums.native_handle(), "checksums");
   std::thread requests(Worker, false);
   pthread_setname_np(requests.native_handle(), "requests");
+  std::thread log_writer(LogWriter);
+  pthread_setname_np(log_writer.native_handle(), "log-writer");
   checksums.join();
   requests.join();
+  log_ready.notify_all();
+  log_writer.join();
   return 0;
 }
