@@ -89,7 +89,7 @@ __attribute__((noinline)) int WaitForLogLines() {
 // Stands for a slow write to disk, made while holding the stats lock.
 __attribute__((noinline)) void FlushLogs(int lines) {
   std::lock_guard<std::mutex> lock(stats_mutex);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2 + lines % 3));
+  std::this_thread::sleep_for(std::chrono::microseconds(500 * lines));
 }
 
 void LogWriter() {
@@ -105,12 +105,14 @@ void Worker(bool checksums_only) {
     if (checksums_only) {
       sink = ComputeChecksums(200000);
     } else {
-      for (int i = 0; i < 16; ++i) sink = BuildRequestBuffer(request++);
+      for (int i = 0; i < 16; ++i) {
+        sink = BuildRequestBuffer(request++);
+        RecordRequestStats();
+      }
       sink = ParseRequests(300000);
       sink = RenderResponses(100000);
       CacheResponse(cache);
-      RecordRequestStats();
-      QueueLogLine();
+      if (request % 64 == 0) QueueLogLine();
     }
   }
 }
