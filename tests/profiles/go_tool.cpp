@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 namespace pprofd::testing {
@@ -26,6 +27,28 @@ std::string FindInPath(const std::string& name) {
 }
 
 }  // namespace
+
+std::vector<std::vector<int64_t>> RawSampleValues(const std::string& raw_output) {
+  std::vector<std::vector<int64_t>> values;
+  std::istringstream lines(raw_output);
+  std::string line;
+  bool in_samples = false;
+  static const std::regex kSampleLine(R"(^\s*(-?\d+(?:\s+-?\d+)*):)");
+  while (std::getline(lines, line)) {
+    if (line.rfind("Samples:", 0) == 0) {
+      in_samples = true;
+      continue;
+    }
+    if (line.rfind("Locations", 0) == 0 || line.rfind("Mappings", 0) == 0) in_samples = false;
+    std::smatch match;
+    if (!in_samples || !std::regex_search(line, match, kSampleLine)) continue;
+    std::istringstream numbers(match[1].str());
+    std::vector<int64_t> sample;
+    for (int64_t value; numbers >> value;) sample.push_back(value);
+    values.push_back(std::move(sample));
+  }
+  return values;
+}
 
 CommandResult RunCommand(const std::string& command) {
   CommandResult result;

@@ -3,8 +3,10 @@
 // the tests neither need nor touch the user's Go caches.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace pprofd::testing {
 
@@ -12,6 +14,9 @@ struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together
 };
+
+// The values of every sample in `go tool pprof -raw` output, in the order printed.
+std::vector<std::vector<int64_t>> RawSampleValues(const std::string& raw_output);
 
 // Runs `command` through the shell.
 CommandResult RunCommand(const std::string& command);

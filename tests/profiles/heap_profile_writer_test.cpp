@@ -18,6 +18,7 @@
 #include "symbolizer/elf_cache.h"
 #include "symbolizer/unwinder.h"
 #include "tests/profiles/go_tool.h"
+#include "tests/profiles/this_process.h"
 #include "tests/proto/pprof_invariants.h"
 
 extern "C" __attribute__((noinline)) int HeapTestAllocSite(int x) { return x * 5 + 3; }
@@ -27,36 +28,9 @@ namespace pprofd::profiles {
 namespace {
 
 using perftools::profiles::Profile;
+using testing::ThisProcess;
 
 constexpr int64_t kRate = 4096;
-
-// Symbolizes this process. Frames are made from function addresses + 1: inside the function, as
-// a caller frame's "return address - 1" is.
-struct ThisProcess {
-  ThisProcess() { REQUIRE(address_space.Refresh().ok()); }
-
-  Frame FrameAt(const void* function) {
-    const uint64_t address = reinterpret_cast<uint64_t>(function) + 1;
-    std::optional<uint32_t> module = normalizer.ModuleOf(address);
-    REQUIRE(module.has_value());
-    return Frame{*module, address};
-  }
-  Frame Symbol(const char* name) {
-    void* address = ::dlsym(RTLD_DEFAULT, name);
-    INFO(name);
-    REQUIRE(address != nullptr);
-    return FrameAt(address);
-  }
-  std::optional<uint32_t> MainModule() {
-    return normalizer.ModuleOf(reinterpret_cast<uint64_t>(&HeapTestCaller));
-  }
-
-  symbolizer::ElfCache cache;
-  symbolizer::AddressSpace address_space{::getpid(), &cache};
-  symbolizer::Unwinder unwinder{&address_space};
-  StackNormalizer normalizer{&address_space, &unwinder};
-  FrameSymbolizer symbolizer{&normalizer, nullptr};
-};
 
 // The records every test below writes, through a real HeapStore.
 struct Workload {
@@ -129,28 +103,10 @@ std::string Hex(uint64_t value) {
   return out.str();
 }
 
-// The values of every sample in `pprof -raw` output, as sorted tuples.
-std::multiset<std::vector<int64_t>> RawSampleValues(const std::string& raw) {
-  std::multiset<std::vector<int64_t>> values;
-  std::istringstream lines(raw);
-  std::string line;
-  bool in_samples = false;
-  static const std::regex kSampleLine(R"(^\s*(-?\d+(?:\s+-?\d+)*):)");
-  while (std::getline(lines, line)) {
-    if (line.rfind("Samples:", 0) == 0) {
-      in_samples = true;
-      continue;
-    }
-    if (line.rfind("Locations", 0) == 0 || line.rfind("Mappings", 0) == 0) in_samples = false;
-    std::smatch match;
-    if (!in_samples || !std::regex_search(line, match, kSampleLine)) continue;
-    std::istringstream numbers(match[1].str());
-    std::vector<int64_t> sample;
-    int64_t value;
-    while (numbers >> value) sample.push_back(value);
-    values.insert(sample);
-  }
-  return values;
+// The values of every sample in `pprof -raw` output, in no particular order.
+std::multiset<std::vector<int64_t>> RawSampleMultiset(const std::string& raw) {
+  const std::vector<std::vector<int64_t>> values = testing::RawSampleValues(raw);
+  return {values.begin(), values.end()};
 }
 
 TEST_CASE("Leading allocator frames are dropped, never the whole stack") {
@@ -406,8 +362,9 @@ TEST_CASE("go tool pprof reads the heap profiles", "[go]") {
     CHECK(Contains(raw.output, "pprofd heap test"));
     const ScaledCounts alloc = ScaleHeapSample(7, 7000, kRate);
     const ScaledCounts inuse = ScaleHeapSample(4, 4000, kRate);
-    CHECK(RawSampleValues(raw.output).count({alloc.count, alloc.bytes, inuse.count, inuse.bytes}) ==
-          1);
+    CHECK(
+        RawSampleMultiset(raw.output).count({alloc.count, alloc.bytes, inuse.count, inuse.bytes}) ==
+        1);
   }
 
   SECTION("-top shows inuse_space for /heap, alloc_space for /allocs") {
@@ -446,9 +403,9 @@ TEST_CASE("go tool pprof reads the heap profiles", "[go]") {
     testing::CommandResult heap_raw = go.Pprof("-raw", heap_file);
     REQUIRE(heap_raw.exit_code == 0);
     // pprof scales the text's raw counts with Go's estimator: the same numbers as ours.
-    std::multiset<std::vector<int64_t>> from_text = RawSampleValues(text_raw.output);
+    std::multiset<std::vector<int64_t>> from_text = RawSampleMultiset(text_raw.output);
     CHECK(from_text.size() == 4);
-    CHECK(from_text == RawSampleValues(heap_raw.output));
+    CHECK(from_text == RawSampleMultiset(heap_raw.output));
 
     testing::CommandResult text_top = go.Pprof("-top -sample_index=inuse_space", text_file);
     INFO(text_top.output);

@@ -17,6 +17,7 @@
 #include "symbolizer/kallsyms.h"
 #include "symbolizer/unwinder.h"
 #include "tests/profiles/go_tool.h"
+#include "tests/profiles/this_process.h"
 #include "tests/proto/pprof_invariants.h"
 
 extern "C" __attribute__((noinline)) int OffCpuTestLock(int x) { return x * 11 + 1; }
@@ -29,6 +30,8 @@ namespace pprofd::profiles {
 namespace {
 
 using perftools::profiles::Profile;
+using testing::RawSampleValues;
+using testing::ThisProcess;
 
 constexpr char kKallsyms[] =
     "ffffffff81000000 T _stext\n"
@@ -36,28 +39,6 @@ constexpr char kKallsyms[] =
     "ffffffff81100400 T futex_wait_queue\n"
     "ffffffff81300000 T _etext\n";
 constexpr uint64_t kRate = 1000;  // ns
-
-struct ThisProcess {
-  ThisProcess() { REQUIRE(address_space.Refresh().ok()); }
-
-  // Inside the function, as a caller frame's "return address - 1" is.
-  Frame FrameAt(const void* function) {
-    const uint64_t address = reinterpret_cast<uint64_t>(function) + 1;
-    std::optional<uint32_t> module = normalizer.ModuleOf(address);
-    REQUIRE(module.has_value());
-    return Frame{*module, address};
-  }
-  std::optional<uint32_t> MainModule() {
-    return normalizer.ModuleOf(reinterpret_cast<uint64_t>(&OffCpuTestMain));
-  }
-
-  symbolizer::ElfCache cache;
-  symbolizer::AddressSpace address_space{::getpid(), &cache};
-  symbolizer::Unwinder unwinder{&address_space};
-  StackNormalizer normalizer{&address_space, &unwinder};
-  symbolizer::KernelSymbols kernel = symbolizer::KernelSymbols::Parse(kKallsyms).value();
-  FrameSymbolizer symbolizer{&normalizer, &kernel};
-};
 
 // Threads blocked in a futex (lock) and in schedule (read), as the sched_switch and futex
 // programs would record them at a 1 µs rate.
@@ -109,30 +90,6 @@ std::string FunctionName(const Profile& profile, uint64_t location_id) {
     }
   }
   return "";
-}
-
-// The values of every sample in `pprof -raw` output, in order.
-std::vector<std::vector<int64_t>> RawSampleValues(const std::string& raw) {
-  std::vector<std::vector<int64_t>> values;
-  std::istringstream lines(raw);
-  std::string line;
-  bool in_samples = false;
-  static const std::regex kSampleLine(R"(^\s*(-?\d+(?:\s+-?\d+)*):)");
-  while (std::getline(lines, line)) {
-    if (line.rfind("Samples:", 0) == 0) {
-      in_samples = true;
-      continue;
-    }
-    if (line.rfind("Locations", 0) == 0 || line.rfind("Mappings", 0) == 0) in_samples = false;
-    std::smatch match;
-    if (!in_samples || !std::regex_search(line, match, kSampleLine)) continue;
-    std::istringstream numbers(match[1].str());
-    std::vector<int64_t> sample;
-    int64_t value;
-    while (numbers >> value) sample.push_back(value);
-    values.push_back(sample);
-  }
-  return values;
 }
 
 TEST_CASE("OffCpuStore: sampled events stand for rate/delay events, exact ones for one") {
@@ -191,7 +148,7 @@ TEST_CASE("OffCpuStore: sampled events stand for rate/delay events, exact ones f
 }
 
 TEST_CASE("Off-CPU profile: Go's block profile types and rounded estimates") {
-  ThisProcess process;
+  ThisProcess process(kKallsyms);
   Workload workload(process);
   proto::ProfileBuilder builder =
       BuildOffCpuProfile(workload.store, process.symbolizer, process.MainModule(), Meta());
@@ -234,7 +191,7 @@ TEST_CASE("Off-CPU profile: Go's block profile types and rounded estimates") {
 }
 
 TEST_CASE("Off-CPU text: Go's legacy contention form") {
-  ThisProcess process;
+  ThisProcess process(kKallsyms);
   Workload workload(process);
   const std::string text = OffCpuProfileText(workload.store, process.symbolizer, Meta());
   INFO(text);
@@ -268,7 +225,7 @@ TEST_CASE("Off-CPU text: Go's legacy contention form") {
 TEST_CASE("go tool pprof reads the off-CPU profiles", "[go]") {
   testing::GoTool go;
   if (!go.ok()) FAIL("`go` not found in PATH; install golang-go to run the pprof client");
-  ThisProcess process;
+  ThisProcess process(kKallsyms);
   Workload workload(process);
   proto::ProfileBuilder builder =
       BuildOffCpuProfile(workload.store, process.symbolizer, process.MainModule(), Meta());

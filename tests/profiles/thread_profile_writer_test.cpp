@@ -20,6 +20,7 @@
 #include "symbolizer/kallsyms.h"
 #include "symbolizer/unwinder.h"
 #include "tests/profiles/go_tool.h"
+#include "tests/profiles/this_process.h"
 #include "tests/proto/pprof_invariants.h"
 
 extern "C" __attribute__((noinline)) int ThreadTestWait(int x) { return x * 7 + 1; }
@@ -41,6 +42,8 @@ namespace pprofd::profiles {
 namespace {
 
 using perftools::profiles::Profile;
+using testing::RawSampleValues;
+using testing::ThisProcess;
 
 constexpr char kKallsyms[] =
     "ffffffff81000000 T _stext\n"
@@ -51,45 +54,17 @@ constexpr char kKallsyms[] =
 constexpr uint64_t kSchedule = 0xffffffff81100010;
 constexpr uint64_t kFutexWait = 0xffffffff81100420;
 
-// Symbolizes this process. Frames are made from function addresses + 1: inside the function, as
-// a caller frame's "return address - 1" is.
-struct ThisProcess {
-  ThisProcess() { REQUIRE(address_space.Refresh().ok()); }
-
-  Frame FrameAt(const void* function) {
-    const uint64_t address = reinterpret_cast<uint64_t>(function) + 1;
-    std::optional<uint32_t> module = normalizer.ModuleOf(address);
-    REQUIRE(module.has_value());
-    return Frame{*module, address};
+// An address in ThreadTestOuter that the symbolizer resolves to ThreadTestInlined inside it.
+Frame InlinedFrame(ThisProcess& process) {
+  Frame frame = process.FrameAt(reinterpret_cast<const void*>(&ThreadTestOuter));
+  for (int i = 0; i < 512; ++i, ++frame.address) {
+    const auto& lines = process.symbolizer.Lines(frame);
+    if (lines.size() >= 2 && lines.front().function == "ThreadTestInlined") return frame;
+    if (lines.empty() || lines.back().function != "ThreadTestOuter") break;
   }
-  Frame Symbol(const char* name) {
-    void* address = ::dlsym(RTLD_DEFAULT, name);
-    INFO(name);
-    REQUIRE(address != nullptr);
-    return FrameAt(address);
-  }
-  // An address in ThreadTestOuter that the symbolizer resolves to ThreadTestInlined inside it.
-  Frame InlinedFrame() {
-    Frame frame = FrameAt(reinterpret_cast<const void*>(&ThreadTestOuter));
-    for (int i = 0; i < 512; ++i, ++frame.address) {
-      const auto& lines = symbolizer.Lines(frame);
-      if (lines.size() >= 2 && lines.front().function == "ThreadTestInlined") return frame;
-      if (lines.empty() || lines.back().function != "ThreadTestOuter") break;
-    }
-    FAIL("no address of ThreadTestOuter symbolizes to the inlined ThreadTestInlined");
-    return frame;
-  }
-  std::optional<uint32_t> MainModule() {
-    return normalizer.ModuleOf(reinterpret_cast<uint64_t>(&ThreadTestMain));
-  }
-
-  symbolizer::ElfCache cache;
-  symbolizer::AddressSpace address_space{::getpid(), &cache};
-  symbolizer::Unwinder unwinder{&address_space};
-  StackNormalizer normalizer{&address_space, &unwinder};
-  symbolizer::KernelSymbols kernel = symbolizer::KernelSymbols::Parse(kKallsyms).value();
-  FrameSymbolizer symbolizer{&normalizer, &kernel};
-};
+  FAIL("no address of ThreadTestOuter symbolizes to the inlined ThreadTestInlined");
+  return frame;
+}
 
 // Five threads: two workers with one stack, a main thread waiting in a futex, a busy thread on a
 // CPU in inlined code whose unwinding stopped early, and a thread in zlib, which has symbols but
@@ -99,7 +74,7 @@ struct Workload {
     wait = process.FrameAt(reinterpret_cast<const void*>(&ThreadTestWait));
     worker = process.FrameAt(reinterpret_cast<const void*>(&ThreadTestWorker));
     main = process.FrameAt(reinterpret_cast<const void*>(&ThreadTestMain));
-    inlined = process.InlinedFrame();
+    inlined = InlinedFrame(process);
     libz = process.Symbol("zlibVersion");
     {
       const auto& lines = process.symbolizer.Lines(libz);
@@ -169,27 +144,6 @@ std::string MappingFile(const Profile& profile, uint64_t location_id) {
   return "";
 }
 
-// The numeric sample values of `pprof -raw` output, in order.
-std::vector<int64_t> RawSampleValues(const std::string& raw) {
-  std::vector<int64_t> values;
-  std::istringstream lines(raw);
-  std::string line;
-  bool in_samples = false;
-  static const std::regex kSampleLine(R"(^\s*(-?\d+):)");
-  while (std::getline(lines, line)) {
-    if (line.rfind("Samples:", 0) == 0) {
-      in_samples = true;
-      continue;
-    }
-    if (line.rfind("Locations", 0) == 0 || line.rfind("Mappings", 0) == 0) in_samples = false;
-    std::smatch match;
-    if (in_samples && std::regex_search(line, match, kSampleLine)) {
-      values.push_back(std::stoll(match[1].str()));
-    }
-  }
-  return values;
-}
-
 TEST_CASE("Thread state names are those of ps and /proc/PID/status") {
   CHECK(ThreadStateName('R') == "running");
   CHECK(ThreadStateName('S') == "sleeping");
@@ -205,7 +159,7 @@ TEST_CASE("Thread state names are those of ps and /proc/PID/status") {
 }
 
 TEST_CASE("Thread profile: one sample per thread with its labels, kernel frames on top") {
-  ThisProcess process;
+  ThisProcess process(kKallsyms);
   Workload workload(process);
   proto::ProfileBuilder builder =
       BuildThreadProfile(workload.threads, process.symbolizer, process.MainModule(), Meta());
@@ -278,7 +232,7 @@ TEST_CASE("Thread profile: one sample per thread with its labels, kernel frames 
 }
 
 TEST_CASE("Thread profile of no threads is valid and empty") {
-  ThisProcess process;
+  ThisProcess process(kKallsyms);
   proto::ProfileBuilder builder =
       BuildThreadProfile({}, process.symbolizer, process.MainModule(), Meta());
   CHECK(testing::CheckProfileInvariants(builder.profile()).empty());
@@ -290,7 +244,7 @@ TEST_CASE("Thread profile of no threads is valid and empty") {
 }
 
 TEST_CASE("Thread profile text: Go's goroutine?debug=1 form, identical stacks grouped") {
-  ThisProcess process;
+  ThisProcess process(kKallsyms);
   Workload workload(process);
   const std::string text = ThreadProfileGroupedText(workload.threads, process.symbolizer, Meta());
   INFO(text);
@@ -341,7 +295,7 @@ TEST_CASE("Thread profile text: Go's goroutine?debug=1 form, identical stacks gr
 }
 
 TEST_CASE("Thread dump: Go's goroutine?debug=2 form, one block per thread in tid order") {
-  ThisProcess process;
+  ThisProcess process(kKallsyms);
   Workload workload(process);
   const std::string text = ThreadDumpText(workload.threads, process.symbolizer, Meta());
   INFO(text);
@@ -410,7 +364,7 @@ TEST_CASE("Thread dump: Go's goroutine?debug=2 form, one block per thread in tid
 TEST_CASE("go tool pprof reads the thread profiles", "[go]") {
   testing::GoTool go;
   if (!go.ok()) FAIL("`go` not found in PATH; install golang-go to run the pprof client");
-  ThisProcess process;
+  ThisProcess process(kKallsyms);
   Workload workload(process);
   proto::ProfileBuilder builder =
       BuildThreadProfile(workload.threads, process.symbolizer, process.MainModule(), Meta());
@@ -491,12 +445,13 @@ TEST_CASE("go tool pprof reads the thread profiles", "[go]") {
     REQUIRE(raw.exit_code == 0);
     CHECK(Contains(raw.output, "PeriodType: threads count"));
     CHECK(Contains(raw.output, "threads/count"));
-    CHECK(RawSampleValues(raw.output) == std::vector<int64_t>{2, 1, 1, 1});
+    CHECK(RawSampleValues(raw.output) == std::vector<std::vector<int64_t>>{{2}, {1}, {1}, {1}});
     testing::CommandResult profile_raw = go.Pprof("-raw", profile_file);
     INFO(profile_raw.output);
     REQUIRE(profile_raw.exit_code == 0);
     CHECK(Contains(profile_raw.output, "PeriodType: threads count"));
-    CHECK(RawSampleValues(profile_raw.output) == std::vector<int64_t>{1, 1, 1, 1, 1});
+    CHECK(RawSampleValues(profile_raw.output) ==
+          std::vector<std::vector<int64_t>>{{1}, {1}, {1}, {1}, {1}});
     // The text's stacks are the frames' addresses, kernel ones included.
     CHECK(Contains(raw.output, Hex(kSchedule)));
     CHECK(Contains(raw.output, Hex(workload.main.address)));
