@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
       {"block + mutex, rate 1", true, true, 1},
   };
 
-  sampling::testing::ChildProcess workload(PINGPONG_WORKLOAD, {"serve"});
+  pprofd::testing::CommandChild workload(PINGPONG_WORKLOAD, {"serve"});
   sampling::OffCpuSamplerOptions options;
   options.target_pid = workload.pid();
   auto created = sampling::OffCpuSampler::Create(options);

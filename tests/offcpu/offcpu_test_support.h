@@ -19,34 +19,12 @@
 #include "symbolizer/elf_cache.h"
 #include "symbolizer/kallsyms.h"
 #include "symbolizer/unwinder.h"
+#include "tests/support/command_child.h"
 
 namespace pprofd::sampling::testing {
 
-// A child process running `path` with stdin/stdout on pipes. Aborts the test run on failure.
-class ChildProcess {
- public:
-  // Waits for the line "ready".
-  explicit ChildProcess(const std::string& path, const std::vector<std::string>& args = {});
-  ~ChildProcess();
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
-
-  pid_t pid() const { return pid_; }
-  // Sends `command` and returns the lines answered, the last one starting with "done".
-  std::vector<std::string> Command(const std::string& command);
-  void Send(const std::string& command);
-  std::vector<std::string> ReadUntilDone();
-  std::string ReadLine();
-
- private:
-  pid_t pid_ = -1;
-  int to_child_ = -1;
-  int from_child_ = -1;
-  std::string buffer_;
-};
-
 // The offcpu_target workload.
-class OffCpuTarget : public ChildProcess {
+class OffCpuTarget : public pprofd::testing::CommandChild {
  public:
   OffCpuTarget();
 };

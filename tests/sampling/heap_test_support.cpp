@@ -4,9 +4,6 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -74,25 +71,9 @@ ElfFile ReadElf(const std::string& path, Elf64_Word section_type) {
 
 }  // namespace
 
-ProbeTarget::ProbeTarget() {
-  int in[2], out[2];
-  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) Fail("pipe2");
-  pid_ = fork();
-  if (pid_ < 0) Fail("fork");
-  if (pid_ == 0) {
-    dup2(in[0], 0);
-    dup2(out[1], 1);
-    execl(HEAP_PROBE_TARGET, HEAP_PROBE_TARGET, static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  ::close(in[0]);
-  ::close(out[1]);
-  to_child_ = in[1];
-  from_child_ = out[0];
+ProbeTarget::ProbeTarget() : CommandChild(HEAP_PROBE_TARGET) {
   std::map<std::string, uint64_t> runtime;
-  for (;;) {
-    std::string line = ReadLine();
-    if (line == "ready") break;
+  for (const std::string& line : startup_lines()) {
     std::istringstream fields(line);
     std::string kind, name, address;
     fields >> kind >> name >> address;
@@ -104,50 +85,6 @@ ProbeTarget::ProbeTarget() {
     auto it = elf.symbols.find(name);
     if (it == elf.symbols.end()) Fail("no symbol " + name + " in the workload");
     functions_[name] = Range{address, address + it->second.second};
-  }
-}
-
-ProbeTarget::~ProbeTarget() {
-  const char quit[] = "quit\n";
-  (void)!write(to_child_, quit, sizeof(quit) - 1);
-  ::close(to_child_);
-  ::close(from_child_);
-  int status = 0;
-  for (int i = 0; i < 200; ++i) {
-    if (waitpid(pid_, &status, WNOHANG) == pid_) return;
-    usleep(10000);
-  }
-  kill(pid_, SIGKILL);
-  waitpid(pid_, &status, 0);
-}
-
-std::string ProbeTarget::ReadLine() {
-  for (;;) {
-    size_t newline = buffer_.find('\n');
-    if (newline != std::string::npos) {
-      std::string line = buffer_.substr(0, newline);
-      buffer_.erase(0, newline + 1);
-      return line;
-    }
-    pollfd pfd{from_child_, POLLIN, 0};
-    if (poll(&pfd, 1, 120000) != 1) Fail("workload did not answer in 120 s");
-    char chunk[4096];
-    ssize_t n = read(from_child_, chunk, sizeof(chunk));
-    if (n <= 0) Fail("workload closed its output");
-    buffer_.append(chunk, static_cast<size_t>(n));
-  }
-}
-
-std::vector<std::string> ProbeTarget::Command(const std::string& command) {
-  std::string line = command + "\n";
-  if (write(to_child_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
-    Fail("write to workload");
-  }
-  std::vector<std::string> lines;
-  for (;;) {
-    lines.push_back(ReadLine());
-    if (lines.back().rfind("done", 0) == 0) return lines;
-    if (lines.back().rfind("error", 0) == 0) Fail(lines.back());
   }
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent/sampling/heap_sampler.h"
+#include "tests/support/command_child.h"
 
 namespace pprofd::sampling::testing {
 
@@ -20,27 +21,15 @@ struct Range {
   bool Contains(uint64_t address) const { return address >= start && address < end; }
 };
 
-class ProbeTarget {
+class ProbeTarget : public pprofd::testing::CommandChild {
  public:
   // Starts heap_probe_target and reads its symbol addresses; aborts the test run on failure.
   ProbeTarget();
-  ~ProbeTarget();
-  ProbeTarget(const ProbeTarget&) = delete;
-  ProbeTarget& operator=(const ProbeTarget&) = delete;
 
-  pid_t pid() const { return pid_; }
-  // Sends `command` and returns the lines answered, the last one starting with "done".
-  std::vector<std::string> Command(const std::string& command);
   // Range of one of the workload's extern "C" functions.
   Range Function(const std::string& name) const;
 
  private:
-  std::string ReadLine();
-
-  pid_t pid_ = -1;
-  int to_child_ = -1;
-  int from_child_ = -1;
-  std::string buffer_;
   std::map<std::string, Range> functions_;
 };
 
