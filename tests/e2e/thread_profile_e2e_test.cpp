@@ -15,10 +15,13 @@
 #include <thread>
 
 #include "tests/e2e/agent_harness.h"
+#include "tests/support/function_names.h"
 
 namespace pprofd::e2e {
 namespace {
 
+using pprofd::testing::AnyNameContains;
+using pprofd::testing::JoinNames;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -110,17 +113,6 @@ const RawSample* ThreadSample(const RawProfile& profile, const std::string& name
   return nullptr;
 }
 
-bool Contains(const std::vector<std::string>& names, const std::string& part) {
-  return std::any_of(names.begin(), names.end(),
-                     [&](const std::string& n) { return n.find(part) != std::string::npos; });
-}
-
-std::string Join(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& name : names) out += (out.empty() ? "" : " <- ") + name;
-  return out;
-}
-
 // Checks one snapshot; returns the names of threads not where they should be (the lock holder
 // and waiter leave their waits for a moment every 100 ms, so callers retry those).
 std::vector<std::string> MisplacedThreads(const RawProfile& profile, std::string* detail) {
@@ -133,13 +125,13 @@ std::vector<std::string> MisplacedThreads(const RawProfile& profile, std::string
       continue;
     }
     const auto names = profile.Functions(*sample);
-    const bool started = expected.name == "blocked-main" ? Contains(names, "__libc_start")
-                                                         : Contains(names, "start_thread");
-    const bool ok = Contains(names, expected.blocking_function) && started &&
-                    (expected.kernel_hint.empty() || Contains(names, expected.kernel_hint));
+    const bool started = expected.name == "blocked-main" ? AnyNameContains(names, "__libc_start")
+                                                         : AnyNameContains(names, "start_thread");
+    const bool ok = AnyNameContains(names, expected.blocking_function) && started &&
+                    (expected.kernel_hint.empty() || AnyNameContains(names, expected.kernel_hint));
     if (!ok) {
       misplaced.push_back(expected.name);
-      *detail += expected.name + ": " + Join(names) + "; ";
+      *detail += expected.name + ": " + JoinNames(names) + "; ";
     }
   }
   return misplaced;
@@ -294,7 +286,7 @@ TEST_CASE("Snapshots in a loop neither stop the spinning thread nor ptrace the t
 int64_t DelayAt(const RawProfile& profile, const std::string& function) {
   int64_t total = 0;
   for (const auto& sample : profile.samples) {
-    if (sample.values.size() == 2 && Contains(profile.Functions(sample), function)) {
+    if (sample.values.size() == 2 && AnyNameContains(profile.Functions(sample), function)) {
       total += sample.values[1];
     }
   }
@@ -334,7 +326,7 @@ TEST_CASE("/block attributes the sleeping threads' time to their stacks within 1
   bool kernel_nanosleep = false;
   for (const auto& sample : profile.samples) {
     const auto names = profile.Functions(sample);
-    if (Contains(names, "SleepInNanosleep") && Contains(names, "hrtimer_nanosleep")) {
+    if (AnyNameContains(names, "SleepInNanosleep") && AnyNameContains(names, "hrtimer_nanosleep")) {
       kernel_nanosleep = true;
     }
   }
@@ -363,7 +355,8 @@ TEST_CASE("/mutex attributes the contended lock's waiting time to the waiter's s
   // Contentions are counted, one per wait (each wait is ~100 ms: far above the sampling rate).
   int64_t contentions = 0;
   for (const auto& sample : profile.samples) {
-    if (Contains(profile.Functions(sample), "LockContendedMutex")) contentions += sample.values[0];
+    if (AnyNameContains(profile.Functions(sample), "LockContendedMutex"))
+      contentions += sample.values[0];
   }
   CHECK(contentions >= kWindowSeconds * 5);
   CHECK(contentions <= kWindowSeconds * 15);

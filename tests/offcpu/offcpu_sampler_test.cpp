@@ -19,9 +19,9 @@
 namespace pprofd::sampling {
 namespace {
 
-using testing::Contains;
+using pprofd::testing::AnyNameContains;
+using pprofd::testing::JoinNames;
 using testing::Field;
-using testing::Join;
 using testing::OffCpuTarget;
 using testing::Record;
 
@@ -113,23 +113,23 @@ TEST_CASE("Block at rate 1: a sleeper's delays, user and kernel stacks", "[offcp
     CHECK(!record.comm.empty());
     CHECK(record.end_ns > record.delay_ns);
     CHECK((record.flags & PPROFD_OFFCPU_NO_USER_STACK) == 0);
-    if (Contains(user, "SleepInNanosleep")) {
+    if (AnyNameContains(user, "SleepInNanosleep")) {
       ++user_ok;
     } else {
-      WARN("user stack: " << Join(user));
+      WARN("user stack: " << JoinNames(user));
     }
-    if (Contains(kernel, "nanosleep")) {
+    if (AnyNameContains(kernel, "nanosleep")) {
       ++kernel_ok;
     } else {
-      WARN("kernel stack: " << Join(kernel));
+      WARN("kernel stack: " << JoinNames(kernel));
     }
   }
   CHECK(user_ok == static_cast<int>(sleeper.size()));
   CHECK(kernel_ok == static_cast<int>(sleeper.size()));
   if (!sleeper.empty()) {
-    INFO("user: " << Join(names.Functions(sleeper[0], false)));
-    INFO("kernel: " << Join(names.Functions(sleeper[0], true)));
-    CHECK(Contains(names.Functions(sleeper[0], false), "nanosleep"));
+    INFO("user: " << JoinNames(names.Functions(sleeper[0], false)));
+    INFO("kernel: " << JoinNames(names.Functions(sleeper[0], true)));
+    CHECK(AnyNameContains(names.Functions(sleeper[0], false), "nanosleep"));
   }
 }
 
@@ -145,7 +145,7 @@ TEST_CASE("Block records the contended mutex and condvar waits too", "[offcpu][b
   testing::StackNames names(target.pid());
   uint64_t in_lock = 0;
   for (const Record& record : records) {
-    if (Contains(names.Functions(record, false), "ContendMutex")) {
+    if (AnyNameContains(names.Functions(record, false), "ContendMutex")) {
       in_lock += record.delay_ns;
     }
   }
@@ -172,10 +172,10 @@ TEST_CASE("Mutex at rate 1: futex waits of a mutex and a condvar", "[offcpu][bpf
     uint64_t attributed = 0;
     for (const Record& record : records) {
       std::vector<std::string> user = names.Functions(record, false);
-      INFO(Join(user));
-      CHECK(Contains(user, "ContendMutex"));
+      INFO(JoinNames(user));
+      CHECK(AnyNameContains(user, "ContendMutex"));
       CHECK(record.kernel_stack_len == 0);
-      if (Contains(user, "ContendMutex")) attributed += record.delay_ns;
+      if (AnyNameContains(user, "ContendMutex")) attributed += record.delay_ns;
     }
     INFO("futex wait " << attributed << " ns, measured by the waiter " << waited << " ns");
     CHECK(std::abs(static_cast<double>(attributed) - waited) / waited < 0.10);
@@ -193,9 +193,9 @@ TEST_CASE("Mutex at rate 1: futex waits of a mutex and a condvar", "[offcpu][bpf
     uint64_t attributed = 0;
     for (const Record& record : records) {
       std::vector<std::string> user = names.Functions(record, false);
-      INFO(Join(user));
-      CHECK(Contains(user, "WaitOnCondvar"));
-      if (Contains(user, "WaitOnCondvar")) attributed += record.delay_ns;
+      INFO(JoinNames(user));
+      CHECK(AnyNameContains(user, "WaitOnCondvar"));
+      if (AnyNameContains(user, "WaitOnCondvar")) attributed += record.delay_ns;
     }
     INFO("futex wait " << attributed << " ns, measured " << waited << " ns");
     CHECK(std::abs(static_cast<double>(attributed) - waited) / waited < 0.10);
@@ -343,8 +343,8 @@ TEST_CASE("SeedBlocked and BlocksInProgress", "[offcpu][bpf]") {
   testing::StackNames names(target.pid());
   {
     std::vector<std::string> user = names.Functions(seeded, false);
-    INFO(Join(user));
-    CHECK(Contains(user, "LongSleep"));
+    INFO(JoinNames(user));
+    CHECK(AnyNameContains(user, "LongSleep"));
   }
 
   std::vector<Record> late_records = Of(all, late, PPROFD_OFFCPU_BLOCK);

@@ -102,17 +102,4 @@ std::vector<std::string> StackNames::Functions(const Record& record, bool kernel
   return names;
 }
 
-bool Contains(const std::vector<std::string>& names, const std::string& part) {
-  for (const std::string& name : names) {
-    if (name.find(part) != std::string::npos) return true;
-  }
-  return false;
-}
-
-std::string Join(const std::vector<std::string>& names) {
-  std::string joined;
-  for (const std::string& name : names) joined += (joined.empty() ? "" : " <- ") + name;
-  return joined;
-}
-
 }  // namespace pprofd::sampling::testing

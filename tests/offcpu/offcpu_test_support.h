@@ -20,6 +20,7 @@
 #include "symbolizer/kallsyms.h"
 #include "symbolizer/unwinder.h"
 #include "tests/support/command_child.h"
+#include "tests/support/function_names.h"
 
 namespace pprofd::sampling::testing {
 
@@ -69,8 +70,5 @@ class StackNames {
   std::optional<symbolizer::KernelSymbols> kernel_symbols_;
   std::unique_ptr<profiles::FrameSymbolizer> symbolizer_;
 };
-
-bool Contains(const std::vector<std::string>& names, const std::string& part);
-std::string Join(const std::vector<std::string>& names);
 
 }  // namespace pprofd::sampling::testing

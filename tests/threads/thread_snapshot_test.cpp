@@ -28,9 +28,13 @@
 #include "symbolizer/elf_cache.h"
 #include "symbolizer/kallsyms.h"
 #include "symbolizer/unwinder.h"
+#include "tests/support/function_names.h"
 
 namespace pprofd::sampling {
 namespace {
+
+using pprofd::testing::AnyNameContains;
+using pprofd::testing::JoinNames;
 
 // snapshot_target running in one of its modes; quits it on destruction.
 class Target {
@@ -203,19 +207,6 @@ std::vector<std::string> KernelFrameNames(const symbolizer::KernelSymbols& symbo
   return names;
 }
 
-bool AnyContains(const std::vector<std::string>& names, const std::string& part) {
-  for (const std::string& name : names) {
-    if (name.find(part) != std::string::npos) return true;
-  }
-  return false;
-}
-
-std::string Join(const std::vector<std::string>& names) {
-  std::string joined;
-  for (const std::string& name : names) joined += name + " <- ";
-  return joined;
-}
-
 symbolizer::UserRegisters RegistersOf(const Thread& thread) {
   return {thread.ip, thread.sp, thread.bp};
 }
@@ -310,18 +301,18 @@ TEST_CASE("Kernel stacks of blocked threads name where they wait", "[threads]") 
   for (const auto& [name, part] : expected) {
     const Thread& thread = threads.at(target.Tid(name));
     const std::vector<std::string> names = KernelFrameNames(*kernel_symbols, thread);
-    INFO(name << ": " << Join(names));
+    INFO(name << ": " << JoinNames(names));
     CHECK(thread.kernel_stack_len > 0);
     CHECK(names.size() >= 3);
-    CHECK(AnyContains(names, part));
-    CHECK_FALSE(AnyContains(names, "?"));
+    CHECK(AnyNameContains(names, part));
+    CHECK_FALSE(AnyNameContains(names, "?"));
   }
   // A little more precise than "futex": the wait itself, and the system call.
   const auto cond = KernelFrameNames(*kernel_symbols, threads.at(target.Tid("snap-cond")));
-  CHECK(AnyContains(cond, "futex_wait"));
-  CHECK(AnyContains(cond, "sys_futex"));
+  CHECK(AnyNameContains(cond, "futex_wait"));
+  CHECK(AnyNameContains(cond, "sys_futex"));
   const auto sleep = KernelFrameNames(*kernel_symbols, threads.at(target.Tid("snap-sleep")));
-  CHECK(AnyContains(sleep, "hrtimer_nanosleep"));
+  CHECK(AnyNameContains(sleep, "hrtimer_nanosleep"));
 }
 
 TEST_CASE("User stacks unwind through the target's functions to the thread start", "[threads]") {
@@ -354,10 +345,10 @@ TEST_CASE("User stacks unwind through the target's functions to the thread start
       const auto& lines = symbolizer.Lines(frame);
       names.push_back(lines.empty() ? "?" : lines.back().function);
     }
-    INFO(name << ": " << Join(names));
-    for (const std::string& function : functions) CHECK(AnyContains(names, function));
-    CHECK_FALSE(AnyContains(names, "[unwind"));
-    CHECK(AnyContains(names, "futex") == (name == "snap-cond"));  // kernel frames come first
+    INFO(name << ": " << JoinNames(names));
+    for (const std::string& function : functions) CHECK(AnyNameContains(names, function));
+    CHECK_FALSE(AnyNameContains(names, "[unwind"));
+    CHECK(AnyNameContains(names, "futex") == (name == "snap-cond"));  // kernel frames come first
 
     // The outermost frame returns to just after clone3's "call *%rdx" that runs the thread.
     symbolizer::UnwindResult unwound = unwinder.Unwind(RegistersOf(thread), StackOf(thread));
@@ -375,9 +366,9 @@ TEST_CASE("User stacks unwind through the target's functions to the thread start
   std::vector<std::string> names;
   for (const profiles::Frame& frame : stack)
     names.push_back(symbolizer.Lines(frame).back().function);
-  INFO("main: " << Join(names));
-  CHECK(AnyContains(names, "main"));
-  CHECK_FALSE(AnyContains(names, "[unwind"));
+  INFO("main: " << JoinNames(names));
+  CHECK(AnyNameContains(names, "main"));
+  CHECK_FALSE(AnyNameContains(names, "[unwind"));
   // Its stack ends within the 16 KiB copied: the copy went page by page up to the end.
   CHECK((main_thread.flags & PPROFD_THREAD_USER_STACK_PARTIAL) != 0);
   CHECK(main_thread.user_stack_len > 0);
