@@ -26,13 +26,33 @@ Status ParseInt(const std::string& flag, const std::string& value, int64_t min, 
 }  // namespace
 
 std::string UsageText() {
-  return R"(usage: pprofd [--pid PID] [options]
+  return R"(usage: pprofd [--pid PID | --systemd-unit UNIT | --pidfile PATH | --exe NAME] [options]
 
 Serves Go-style /debug/pprof/ profiles of a running native process.
-Without --pid, starts the bundled demo workload and profiles it.
+Without a target, starts the bundled demo workload and profiles it.
 
-  --pid PID            process to profile
+Target (one of):
+  --pid PID            process to profile; pprofd exits when it exits
+  --systemd-unit UNIT  the unit's main process (systemctl show -p MainPID); followed across
+                       restarts
+  --pidfile PATH       the process whose PID the file holds; followed across restarts
+  --exe NAME           the one process whose executable is NAME (a path, or a base name);
+                       followed across restarts
+
+Network:
   --listen HOST:PORT   HTTP address (default 127.0.0.1:6060)
+  --tls-cert PATH      serve HTTPS with this certificate chain (PEM); needs --tls-key
+  --tls-key PATH       the certificate's private key (PEM)
+  --tls-client-ca PATH require client certificates signed by this CA (PEM)
+  --basic-auth-file PATH
+                       require HTTP Basic auth; lines of user:password
+  --no-cmdline         do not serve /debug/pprof/cmdline (argv often holds secrets)
+  --max-concurrent N   profile requests served at once; more get 503 (default 8)
+  --read-timeout S     seconds a client has to send a whole request (default 10)
+  --idle-timeout S     seconds a keep-alive connection may wait for its next request
+                       (default 60)
+
+Profiling:
   --hz N               default CPU sampling rate, overridable per request with ?hz= (default 99)
   --max-hz N           highest ?hz= accepted (default 1000)
   --max-seconds N      longest ?seconds= accepted (default 600)
@@ -80,10 +100,35 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
       config.heap = true;
       continue;
     }
-    static const char* kWithValue[] = {"--pid",           "--listen",      "--hz",
-                                       "--max-hz",        "--max-seconds", "--stack-bytes",
-                                       "--log-level",     "--btf",         "--heap-rate",
-                                       "--heap-max-live", "--offcpu-rate"};
+    if (flag == "--no-cmdline" && !has_value) {
+      config.cmdline = false;
+      continue;
+    }
+    static const char* kWithValue[] = {"--pid",
+                                       "--systemd-unit",
+                                       "--pidfile",
+                                       "--exe",
+                                       "--listen",
+                                       "--tls-cert",
+                                       "--tls-key",
+                                       "--tls-client-ca",
+                                       "--basic-auth-file",
+                                       "--max-concurrent",
+                                       "--read-timeout",
+                                       "--idle-timeout",
+                                       "--hz",
+                                       "--max-hz",
+                                       "--max-seconds",
+                                       "--stack-bytes",
+                                       "--log-level",
+                                       "--btf",
+                                       "--heap-rate",
+                                       "--heap-max-live",
+                                       "--offcpu-rate"};
+    // Flags whose value is a name or path: empty is never meant.
+    static const char* kNonEmpty[] = {"--systemd-unit",   "--pidfile", "--exe",
+                                      "--tls-cert",       "--tls-key", "--tls-client-ca",
+                                      "--basic-auth-file"};
     bool known = false;
     for (const char* name : kWithValue) known = known || flag == name;
     if (!known && !args[i].starts_with("-")) {
@@ -99,11 +144,39 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
       }
       value = args[++i];
     }
+    for (const char* name : kNonEmpty) {
+      if (flag == name && value.empty()) {
+        return Status::Error(StrCat("bad ", flag, " '': want a non-empty value"));
+      }
+    }
     int64_t number = 0;
     Status status;
     if (flag == "--pid") {
       status = ParseInt(flag, value, 1, 4194304, &number);
       config.pid = static_cast<pid_t>(number);
+    } else if (flag == "--systemd-unit") {
+      config.systemd_unit = value;
+    } else if (flag == "--pidfile") {
+      config.pidfile = value;
+    } else if (flag == "--exe") {
+      config.exe = value;
+    } else if (flag == "--tls-cert") {
+      config.tls_cert = value;
+    } else if (flag == "--tls-key") {
+      config.tls_key = value;
+    } else if (flag == "--tls-client-ca") {
+      config.tls_client_ca = value;
+    } else if (flag == "--basic-auth-file") {
+      config.basic_auth_file = value;
+    } else if (flag == "--max-concurrent") {
+      status = ParseInt(flag, value, 1, 1000, &number);
+      config.max_concurrent = static_cast<int>(number);
+    } else if (flag == "--read-timeout") {
+      status = ParseInt(flag, value, 1, 3600, &number);
+      config.read_timeout_s = static_cast<int>(number);
+    } else if (flag == "--idle-timeout") {
+      status = ParseInt(flag, value, 1, 86400, &number);
+      config.idle_timeout_s = static_cast<int>(number);
     } else if (flag == "--listen") {
       // Checked here so a typo is a command-line error (exit 2), not a start-up failure.
       if (auto endpoint = http::ParseListenAddress(value); !endpoint.ok()) return endpoint.status();
@@ -147,11 +220,28 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
     }
     if (!status.ok()) return status;
   }
+  const int targets = (config.pid != 0) + !config.systemd_unit.empty() + !config.pidfile.empty() +
+                      !config.exe.empty();
+  if (targets > 1) {
+    return Status::Error(
+        "--pid, --systemd-unit, --pidfile and --exe each name the target: pass only one");
+  }
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return Status::Error("--tls-cert and --tls-key go together: pass both, or neither for HTTP");
+  }
+  if (!config.tls_client_ca.empty() && config.tls_cert.empty()) {
+    return Status::Error(
+        "--tls-client-ca needs --tls-cert and --tls-key: client certificates are a TLS feature");
+  }
   if (config.hz > config.max_hz) {
     return Status::Error(StrCat("--hz ", config.hz, " is above --max-hz ", config.max_hz,
                                 ": lower --hz or raise --max-hz"));
   }
   return config;
+}
+
+bool FollowsRestarts(const Config& config) {
+  return !config.systemd_unit.empty() || !config.pidfile.empty() || !config.exe.empty();
 }
 
 }  // namespace pprofd

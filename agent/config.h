@@ -13,8 +13,23 @@
 namespace pprofd {
 
 struct Config {
-  pid_t pid = 0;  // 0: start the bundled demo workload and profile it
+  // The target: at most one of pid, systemd_unit, pidfile, exe; none starts the bundled demo
+  // workload. All but pid are looked up again when the target exits, so pprofd follows restarts.
+  pid_t pid = 0;
+  std::string systemd_unit;  // its MainPID, through systemctl show
+  std::string pidfile;       // a file holding the PID (as services write in /run)
+  std::string exe;           // the one process whose executable is this path or base name
   std::string listen = "127.0.0.1:6060";
+  // TLS: cert and key together; a client CA makes clients present a certificate it signed.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  std::string basic_auth_file;  // lines of user:password; every request must carry one
+  bool cmdline = true;          // --no-cmdline: argv often holds secrets
+  int max_concurrent = 8;       // profile requests in flight; beyond it 503
+  int read_timeout_s = 10;      // from a request's first byte to its last
+  int idle_timeout_s = 60;      // a keep-alive connection with no request
+
   int hz = 99;
   int max_hz = 1000;
   int max_seconds = 600;
@@ -34,6 +49,9 @@ struct Config {
   bool help = false;
   bool version = false;
 };
+
+// True when pprofd looks the target up again after it exits (everything but --pid and the demo).
+bool FollowsRestarts(const Config& config);
 
 // `args` excludes argv[0].
 StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args);

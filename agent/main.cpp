@@ -20,6 +20,8 @@
 #include "agent/heap/allocator_locator.h"
 #include "agent/http/pprof_routes.h"
 #include "agent/http/server.h"
+#include "agent/http_setup.h"
+#include "agent/metrics/registry.h"
 #include "agent/preflight.h"
 #include "agent/profiler_service.h"
 #include "agent/sampling/bpf_log.h"
@@ -165,7 +167,8 @@ int Run(const Config& config) {
   }
 
   asio::io_context io;
-  auto server = http::HttpServer::Create(io, config.listen, http::PprofRoutes(&profiler));
+  metrics::Registry metrics;
+  auto server = StartHttpServer(io, config, &profiler, &metrics);
   if (!server.ok()) return Fail(server.status());
 
   LogInfo(StrCat("kernel ", KernelRelease(), ", BTF from ", config.btf_path, "; target PID ", pid,

@@ -11,6 +11,10 @@ packages=(
   catch2
   golang-go        # `go tool pprof`, the client the end-to-end tests use
   binutils elfutils xz-utils util-linux libcap2-bin
+  libssl-dev openssl curl   # TLS for the server; the tests' certificates and client
+  dpkg-dev file             # cpack -G DEB and its dpkg-shlibdeps
+  systemd                   # systemd-analyze verify on the units (systemd is not PID 1 here)
+  prometheus                # promtool check metrics on /metrics
 )
 
 missing=()

@@ -17,10 +17,21 @@ std::string AgentPath() { return BuildDir() + "/agent/pprofd"; }
 std::string FixturePath(const std::string& name) { return BuildDir() + "/tests/fixtures/" + name; }
 
 Agent::Agent(pid_t pid, const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"--pid", std::to_string(pid)};
+  args.insert(args.end(), extra.begin(), extra.end());
+  Launch(std::move(args));
+}
+
+Agent Agent::WithArgs(const std::vector<std::string>& target_and_flags) {
+  Agent agent;
+  agent.Launch(target_and_flags);
+  return agent;
+}
+
+void Agent::Launch(std::vector<std::string> args) {
   port_ = FreePort();
-  std::vector<std::string> argv = {AgentPath(), "--pid", std::to_string(pid), "--listen",
-                                   "127.0.0.1:" + std::to_string(port_)};
-  argv.insert(argv.end(), extra.begin(), extra.end());
+  std::vector<std::string> argv = {AgentPath(), "--listen", "127.0.0.1:" + std::to_string(port_)};
+  argv.insert(argv.end(), args.begin(), args.end());
   process_ = std::make_unique<Subprocess>(argv);
   listening_ = WaitForPort(port_, std::chrono::seconds(20));
 }

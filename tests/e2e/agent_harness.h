@@ -17,12 +17,18 @@ class Agent {
  public:
   // Starts pprofd --pid `pid` on a free port and waits until it listens; `extra` are more flags.
   explicit Agent(pid_t pid, const std::vector<std::string>& extra = {});
+  // Starts pprofd with exactly `target_and_flags` (no --pid added; --listen is added) and waits
+  // until it listens, e.g. Agent::WithArgs({"--pidfile", path}).
+  static Agent WithArgs(const std::vector<std::string>& target_and_flags);
   bool listening() const { return listening_; }
   int port() const { return port_; }
   std::string Url(const std::string& path) const;  // path like "/debug/pprof/profile?seconds=5"
   Subprocess& process() { return *process_; }
 
  private:
+  Agent() = default;
+  void Launch(std::vector<std::string> argv);
+
   int port_ = 0;
   bool listening_ = false;
   std::unique_ptr<Subprocess> process_;
