@@ -129,6 +129,7 @@ int Run(const Config& config) {
   if (Status status = CheckKernelBtf(config.btf_path); !status.ok()) return Fail(status);
   if (Status status = CheckCapabilities(); !status.ok()) return Fail(status);
 
+  metrics::Registry metrics;
   std::optional<DemoProcess> demo;
   pid_t pid = config.pid;
   if (pid == 0) {
@@ -156,6 +157,7 @@ int Run(const Config& config) {
   profiler_options.default_hz = config.hz;
   profiler_options.max_hz = config.max_hz;
   profiler_options.max_seconds = config.max_seconds;
+  profiler_options.metrics = &metrics;
   ProfileKindSetups setups;
   setups.heap = std::move(*heap);
   setups.threads = PrepareThreads(config, pid, sampler_options.btf_custom_path);
@@ -167,7 +169,6 @@ int Run(const Config& config) {
   }
 
   asio::io_context io;
-  metrics::Registry metrics;
   auto server = StartHttpServer(io, config, &profiler, &metrics);
   if (!server.ok()) return Fail(server.status());
 

@@ -16,6 +16,7 @@
 
 #include "agent/heap_profiler.h"
 #include "agent/http/pprof_backend.h"
+#include "agent/metrics/registry.h"
 #include "agent/offcpu_profiler.h"
 #include "agent/profiles/frame_symbolizer.h"
 #include "agent/profiles/sample_store.h"
@@ -42,6 +43,8 @@ struct ProfilerOptions {
   int default_hz = 99;
   int max_hz = 1000;
   int max_seconds = 600;
+  // Where the profiler reports its counters for /metrics; not owned, may be null.
+  metrics::Registry* metrics = nullptr;
 };
 
 class ProfilerService : public http::PprofBackend {
