@@ -1,16 +1,77 @@
 #include "agent/http_setup.h"
 
+#include <chrono>
+#include <utility>
+
+#include "agent/http/basic_auth.h"
+#include "agent/http/concurrency_limit.h"
+#include "agent/http/listen_address.h"
 #include "agent/http/pprof_routes.h"
+#include "agent/http/tls.h"
+#include "agent/metrics/agent_routes.h"
+#include "base/log.h"
 
 namespace pprofd {
+
+namespace {
+
+// Profiles show the target's memory layout, stacks and argv: say so when anyone on the network
+// may fetch them.
+void WarnIfExposed(const Config& config, bool authenticated) {
+  StatusOr<boost::asio::ip::tcp::endpoint> endpoint = http::ParseListenAddress(config.listen);
+  if (!endpoint.ok() || endpoint->address().is_loopback() || authenticated) return;
+  LogWarning(StrCat("--listen ", config.listen,
+                    " is not a loopback address and neither --tls-client-ca nor "
+                    "--basic-auth-file is set: anyone who can reach the port can read the "
+                    "target's memory layout, stacks and command line; add one of them, or "
+                    "listen on 127.0.0.1"));
+}
+
+}  // namespace
 
 StatusOr<std::unique_ptr<http::HttpServer>> StartHttpServer(boost::asio::io_context& io,
                                                             const Config& config,
                                                             http::PprofBackend* backend,
-                                                            metrics::Registry* /*metrics*/) {
+                                                            metrics::Registry* metrics) {
   http::ServerOptions options;
+  options.read_timeout = std::chrono::seconds(config.read_timeout_s);
   options.idle_timeout = std::chrono::seconds(config.idle_timeout_s);
-  return http::HttpServer::Create(io, config.listen, http::PprofRoutes(backend), options);
+  if (!config.tls_cert.empty()) {
+    auto tls = http::MakeTlsContext({config.tls_cert, config.tls_key, config.tls_client_ca});
+    if (!tls.ok()) return tls.status();
+    options.tls = std::move(*tls);
+  }
+  std::shared_ptr<const http::BasicAuth> auth;
+  if (!config.basic_auth_file.empty()) {
+    StatusOr<http::BasicAuth> loaded = http::BasicAuth::Load(config.basic_auth_file);
+    if (!loaded.ok()) return loaded.status();
+    auth = std::make_shared<const http::BasicAuth>(std::move(*loaded));
+  }
+  WarnIfExposed(config, auth != nullptr || !config.tls_client_ca.empty());
+
+  // --max-concurrent in front of the profiler; the routes own it, so it lives as long as the
+  // last request.
+  auto limited = std::make_shared<http::ConcurrencyLimit>(backend, config.max_concurrent);
+  http::PprofRoutesOptions route_options;
+  route_options.cmdline = config.cmdline;
+
+  // The request handler: the /debug/pprof/* routes inside /metrics and /healthz.
+  http::RequestHandler handler =
+      metrics::AgentRoutes(http::PprofRoutes(std::move(limited), route_options), metrics);
+  // Authentication wraps everything (but /healthz, see RequireBasicAuth).
+  if (auth) handler = http::RequireBasicAuth(auth, std::move(handler));
+
+  auto server = http::HttpServer::Create(io, config.listen, std::move(handler), options);
+  if (server.ok() && (options.tls || auth)) {
+    LogInfo(StrCat(
+        "serving ", options.tls ? "HTTPS" : "HTTP",
+        config.tls_client_ca.empty()
+            ? ""
+            : ", client certificates signed by " + config.tls_client_ca + " required",
+        auth ? StrCat(", Basic auth for ", auth->size(), " user(s) of ", config.basic_auth_file)
+             : std::string()));
+  }
+  return server;
 }
 
 }  // namespace pprofd

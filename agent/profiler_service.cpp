@@ -11,6 +11,7 @@
 #include <future>
 #include <map>
 
+#include "agent/metrics/agent_metrics.h"
 #include "agent/profiles/cpu_profile_writer.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -23,6 +24,23 @@ namespace asio = boost::asio;
 // The ring buffer is drained on a timer rather than woken per record (a wakeup costs 4-10 us per
 // sample in this VM; DESIGN.md section 5).
 constexpr auto kDrainInterval = std::chrono::milliseconds(20);
+// The heap and off-CPU loss counters cost a map lookup per counter per CPU: read them once a
+// second while sampling, and once more when sampling stops.
+constexpr int64_t kLossReportIntervalNs = 1000000000;
+
+// The reason label of pprofd_unwind_failures_total for the marker a stack ends in.
+struct UnwindReason {
+  profiles::Marker marker;
+  const char* label;
+};
+constexpr UnwindReason kUnwindReasons[] = {
+    {profiles::Marker::kUnwindTruncated, "truncated"},
+    {profiles::Marker::kUnwindNoCfi, "no_cfi"},
+    {profiles::Marker::kUnwindUnknownMapping, "unknown_mapping"},
+    {profiles::Marker::kUnwindBadFrame, "bad_frame"},
+    {profiles::Marker::kUnwindMaxDepth, "max_depth"},
+    {profiles::Marker::kNoUserStack, "no_user_stack"},
+};
 
 }  // namespace
 
@@ -63,8 +81,15 @@ ProfilerService::ProfilerService(const ProfilerOptions& options, target::TargetP
   heap_ = std::make_unique<HeapProfiler>(std::move(setups.heap), MakeContext());
   threads_ =
       std::make_unique<ThreadProfiler>(std::move(setups.threads), MakeContext(), target_.pid());
+  offcpu_sampler_ = setups.offcpu.sampler.get();
   offcpu_ = std::make_unique<OffCpuProfiler>(std::move(setups.offcpu), MakeContext(),
                                              threads_.get(), target_.pid());
+  if (metrics::Registry* registry = options_.metrics) {
+    metrics::DeclareProfilerMetrics(*registry);
+    for (const UnwindReason& reason : kUnwindReasons) {
+      registry->Increment(metrics::kUnwindFailures, {{"reason", reason.label}}, 0);
+    }
+  }
 }
 
 ProfilerContext ProfilerService::MakeContext() {
@@ -122,8 +147,8 @@ void ProfilerService::WatchTarget() {
         if (ec || stopping_) return;
         target_exited_ = true;
         LogWarning(StrCat("target process ", target_.pid(), " (", target_.name(), ") has exited"));
-        const std::string reason =
-            StrCat("the target process ", target_.pid(), " exited during the profile");
+        const std::string reason = StrCat("the target process ", target_.pid(),
+                                          " exited during the profile", options_.exit_note);
         FinishAll(reason);
         heap_->FinishAll(reason);
         offcpu_->FinishAll(reason);
@@ -143,7 +168,7 @@ void ProfilerService::HeapProfile(const http::HeapProfileRequest& request,
                                   http::ProfileCallback done) {
   asio::post(io_, [this, request, done = std::move(done)]() mutable {
     if (RefuseWhenGone(done)) return;
-    heap_->Profile(request, std::move(done));
+    heap_->Profile(request, ReportingSymbolizer(std::move(done)));
   });
 }
 
@@ -151,7 +176,7 @@ void ProfilerService::ThreadProfile(const http::ThreadProfileRequest& request,
                                     http::ProfileCallback done) {
   asio::post(io_, [this, request, done = std::move(done)]() mutable {
     if (RefuseWhenGone(done)) return;
-    threads_->Profile(request, std::move(done));
+    threads_->Profile(request, ReportingSymbolizer(std::move(done)));
   });
 }
 
@@ -159,7 +184,7 @@ void ProfilerService::OffCpuProfile(const http::OffCpuProfileRequest& request,
                                     http::ProfileCallback done) {
   asio::post(io_, [this, request, done = std::move(done)]() mutable {
     if (RefuseWhenGone(done)) return;
-    offcpu_->Profile(request, std::move(done));
+    offcpu_->Profile(request, ReportingSymbolizer(std::move(done)));
   });
 }
 
@@ -214,7 +239,11 @@ void ProfilerService::ScheduleDrain() {
     draining_ = false;
     if (ec) return;
     Drain();
-    if (!sessions_.empty() || heap_->attached() || offcpu_->attached()) ScheduleDrain();
+    if (!sessions_.empty() || heap_->attached() || offcpu_->attached()) {
+      ScheduleDrain();
+    } else {
+      ReportLosses(/*force=*/true);  // what was lost in the last second of sampling
+    }
   });
 }
 
@@ -222,10 +251,18 @@ void ProfilerService::Drain() {
   heap_->Drain();
   offcpu_->Drain();
   const int64_t weight_ns = sampler_->hz() > 0 ? 1000000000LL / sampler_->hz() : 0;
+  uint64_t received = 0;
+  UnwindTally unwind_failures{};
   sampler_->Drain([&](const sampling::RawCpuSample& raw) {
     symbolizer::UserRegisters regs{raw.header->ip, raw.header->sp, raw.header->bp};
     symbolizer::StackCopy stack{raw.header->sp, raw.user_stack};
     profiles::Stack frames = normalizer_.Normalize(regs, stack, raw.kernel_stack);
+    ++received;
+    // A stack that stopped early ends in a marker naming why (as UnwindSummary reads it).
+    if (!frames.empty() && frames.back().module == profiles::kMarkerModule &&
+        frames.back().address < unwind_failures.size()) {
+      ++unwind_failures[frames.back().address];
+    }
     profiles::StoredSample sample;
     sample.time_ns = static_cast<int64_t>(raw.header->time_ns);
     sample.tid = raw.header->tid;
@@ -235,6 +272,77 @@ void ProfilerService::Drain() {
     store_.SetThreadName(raw.header->tid,
                          std::string_view(raw.header->comm, strnlen(raw.header->comm, 16)));
   });
+  ReportDrain(received, unwind_failures);
+  ReportLosses(/*force=*/false);
+}
+
+void ProfilerService::ReportDrain(uint64_t received, const UnwindTally& unwind_failures) {
+  metrics::Registry* registry = options_.metrics;
+  if (registry == nullptr) return;
+  if (received > 0) {
+    registry->Increment(metrics::kCpuSamplesReceived, {}, static_cast<double>(received));
+  }
+  for (const UnwindReason& reason : kUnwindReasons) {
+    const uint64_t count = unwind_failures[static_cast<size_t>(reason.marker)];
+    if (count > 0) {
+      registry->Increment(metrics::kUnwindFailures, {{"reason", reason.label}},
+                          static_cast<double>(count));
+    }
+  }
+  // One map lookup: cheap enough for every drain, so a profile's losses show as it ends.
+  if (const uint64_t lost = cpu_lost_.Next(sampler_->LostSamples()); lost > 0) {
+    registry->Increment(metrics::kCpuSamplesLost, {}, static_cast<double>(lost));
+  }
+}
+
+void ProfilerService::ReportLosses(bool force) {
+  metrics::Registry* registry = options_.metrics;
+  if (registry == nullptr) return;
+  const int64_t now_ns = NowNs(CLOCK_MONOTONIC);
+  if (!force && now_ns - losses_reported_ns_ < kLossReportIntervalNs) return;
+  losses_reported_ns_ = now_ns;
+  auto report = [registry](metrics::DeltaTracker& tracker, uint64_t reading, const char* name,
+                           const metrics::Labels& labels) {
+    if (const uint64_t delta = tracker.Next(reading); delta > 0) {
+      registry->Increment(name, labels, static_cast<double>(delta));
+    }
+  };
+  if (const auto& heap_sampler = heap_->setup().sampler) {
+    const auto stats = heap_sampler->Stats();
+    report(heap_lost_alloc_, stats[PPROFD_HEAP_STAT_LOST_ALLOC], metrics::kHeapRecordsLost,
+           {{"record", "alloc"}});
+    report(heap_lost_free_, stats[PPROFD_HEAP_STAT_LOST_FREE], metrics::kHeapRecordsLost,
+           {{"record", "free"}});
+  }
+  if (offcpu_sampler_ != nullptr) {
+    report(offcpu_lost_block_, offcpu_sampler_->Stats(sampling::OffCpuKind::kBlock).lost,
+           metrics::kOffCpuEventsLost, {{"kind", "block"}});
+    report(offcpu_lost_mutex_, offcpu_sampler_->Stats(sampling::OffCpuKind::kMutex).lost,
+           metrics::kOffCpuEventsLost, {{"kind", "mutex"}});
+  }
+}
+
+void ProfilerService::ReportSymbolizer() {
+  metrics::Registry* registry = options_.metrics;
+  if (registry == nullptr) return;
+  if (const uint64_t hits = symbolizer_hits_.Next(frame_symbolizer_.cache_hits()); hits > 0) {
+    registry->Increment(metrics::kSymbolizationCacheHits, {}, static_cast<double>(hits));
+  }
+  // The cache never evicts: every entry is one miss.
+  const uint64_t entries = frame_symbolizer_.cache_size();
+  if (const uint64_t misses = symbolizer_misses_.Next(entries); misses > 0) {
+    registry->Increment(metrics::kSymbolizationCacheMisses, {}, static_cast<double>(misses));
+  }
+  registry->Set(metrics::kSymbolizationCacheEntries, {}, static_cast<double>(entries));
+}
+
+http::ProfileCallback ProfilerService::ReportingSymbolizer(http::ProfileCallback done) {
+  if (options_.metrics == nullptr) return done;
+  return
+      [this, done = std::move(done)](StatusOr<std::string> profile, http::BackendErrorKind kind) {
+        ReportSymbolizer();
+        done(std::move(profile), kind);
+      };
 }
 
 std::optional<uint32_t> ProfilerService::MainModule() {
@@ -276,6 +384,7 @@ void ProfilerService::FinishSession(const std::shared_ptr<Session>& session,
   }
   proto::ProfileBuilder builder =
       profiles::BuildCpuProfile(window, store_, frame_symbolizer_, MainModule(), meta);
+  ReportSymbolizer();
   // Moved out: the cancelled timer's queued handler still holds the Session, and must not keep
   // the HTTP session (captured in `done`) alive once answered.
   http::ProfileCallback done = std::move(session->done);

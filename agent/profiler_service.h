@@ -3,6 +3,7 @@
 // posts requests here; results go back through callbacks.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -45,6 +46,9 @@ struct ProfilerOptions {
   int max_seconds = 600;
   // Where the profiler reports its counters for /metrics; not owned, may be null.
   metrics::Registry* metrics = nullptr;
+  // Appended to the reason profiles in flight give when the target exits, e.g. that pprofd
+  // follows the target and re-attaches to its next process.
+  std::string exit_note;
 };
 
 class ProfilerService : public http::PprofBackend {
@@ -89,6 +93,15 @@ class ProfilerService : public http::PprofBackend {
   void WatchTarget();
   int WantedHz() const;
   std::optional<uint32_t> MainModule();
+  // Metrics (no-ops without a registry). Counters of samples are tallied per drain and pushed
+  // once, not per sample: the registry takes a lock.
+  using UnwindTally = std::array<uint64_t, 8>;  // indexed by profiles::Marker
+  void ReportDrain(uint64_t received, const UnwindTally& unwind_failures);
+  // The BPF samplers' loss counters; read at most once a second unless `force`.
+  void ReportLosses(bool force);
+  void ReportSymbolizer();
+  // `done` that first reports the symbolizer's cache counters (the profile was just built).
+  http::ProfileCallback ReportingSymbolizer(http::ProfileCallback done);
   // Answers `done` with 503 when the target has exited or pprofd is stopping; true then.
   bool RefuseWhenGone(const http::ProfileCallback& done);
   ProfilerContext MakeContext();
@@ -114,6 +127,17 @@ class ProfilerService : public http::PprofBackend {
   bool target_exited_ = false;
   bool stopping_ = false;
   std::function<void()> on_target_exit_;
+  // Owned by offcpu_ (null when off-CPU profiles are unavailable); read for its loss counters.
+  sampling::OffCpuSampler* offcpu_sampler_ = nullptr;
+  // Metrics state, on the profiler thread.
+  metrics::DeltaTracker cpu_lost_;
+  metrics::DeltaTracker heap_lost_alloc_;
+  metrics::DeltaTracker heap_lost_free_;
+  metrics::DeltaTracker offcpu_lost_block_;
+  metrics::DeltaTracker offcpu_lost_mutex_;
+  metrics::DeltaTracker symbolizer_hits_;
+  metrics::DeltaTracker symbolizer_misses_;
+  int64_t losses_reported_ns_ = 0;
   std::thread thread_;
 };
 

@@ -56,9 +56,15 @@ constexpr Endpoint kEndpoints[] = {
      "symbolize itself."},
 };
 
-std::string KnownNames() {
+// Whether `endpoint` is served under these options.
+bool Served(const Endpoint& endpoint, const PprofRoutesOptions& options) {
+  return options.cmdline || endpoint.name != "cmdline";
+}
+
+std::string KnownNames(const PprofRoutesOptions& options) {
   std::string names;
   for (const Endpoint& endpoint : kEndpoints) {
+    if (!Served(endpoint, options)) continue;
     if (!names.empty()) names += ", ";
     names += endpoint.name;
   }
@@ -99,7 +105,7 @@ Response MethodNotAllowed(const Request& request, std::string_view allow) {
   return response;
 }
 
-Response Index(const Request& request) {
+Response Index(const Request& request, const PprofRoutesOptions& options) {
   std::string host(request[field::host]);
   if (host.empty()) host = "localhost:6060";
   std::string html =
@@ -109,6 +115,7 @@ Response Index(const Request& request) {
       "<p>Profiles of a native process, served by pprofd in the format of Go's "
       "net/http/pprof.</p>\n<table>\n";
   for (const Endpoint& endpoint : kEndpoints) {
+    if (!Served(endpoint, options)) continue;
     html += StrCat("<tr><td><a href=\"", HtmlEscape(endpoint.link), "\">", endpoint.name,
                    "</a></td><td>", HtmlEscape(endpoint.description), "</td></tr>\n");
   }
@@ -263,7 +270,8 @@ void Symbol(PprofBackend& backend, const Request& request, const RequestTarget& 
 void Cmdline(PprofBackend& backend, Respond respond) {
   StatusOr<std::string> cmdline = backend.Cmdline();
   if (!cmdline.ok()) {
-    return respond(PprofError(status::internal_server_error, cmdline.status().message()));
+    // argv is unreadable only when the target is gone or being replaced.
+    return respond(PprofError(status::service_unavailable, cmdline.status().message()));
   }
   Response response(status::ok, 11);
   response.set(field::content_type, "text/plain; charset=utf-8");
@@ -296,7 +304,7 @@ void PprofRoutes::operator()(const Request& request, Respond respond) const {
   const bool get_or_head = method == verb::get || method == verb::head;
   if (name.empty()) {
     if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
-    return respond(Index(request));
+    return respond(Index(request, options_));
   }
   if (name == "profile") {
     if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
@@ -320,6 +328,11 @@ void PprofRoutes::operator()(const Request& request, Respond respond) const {
   }
   if (name == "cmdline") {
     if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
+    if (!options_.cmdline) {
+      return respond(PprofError(status::forbidden,
+                                "cmdline is disabled by --no-cmdline (the target's arguments may "
+                                "hold secrets); restart pprofd without it to serve them"));
+    }
     return Cmdline(*backend_, std::move(respond));
   }
   if (name == "symbol") {
@@ -334,7 +347,7 @@ void PprofRoutes::operator()(const Request& request, Respond respond) const {
   }
   return respond(
       PprofError(status::not_found, StrCat("unknown profile \"", shown, "\": pprofd serves ",
-                                           KnownNames(), " (see /debug/pprof/)")));
+                                           KnownNames(options_), " (see /debug/pprof/)")));
 }
 
 }  // namespace pprofd::http

@@ -3,21 +3,36 @@
 //   HttpServer::Create(io_context, listen, PprofRoutes(&backend))
 #pragma once
 
+#include <memory>
+
 #include "agent/http/http_types.h"
 #include "agent/http/pprof_backend.h"
 
 namespace pprofd::http {
 
+struct PprofRoutesOptions {
+  // --no-cmdline: /debug/pprof/cmdline answers 403 and the index leaves it out (argv often holds
+  // secrets: passwords, tokens, connection strings).
+  bool cmdline = true;
+};
+
 class PprofRoutes {
  public:
   // `backend` is not owned; it must outlive every request, including responses still pending.
-  explicit PprofRoutes(PprofBackend* backend) : backend_(backend) {}
+  explicit PprofRoutes(PprofBackend* backend, PprofRoutesOptions options = {})
+      : backend_(backend), options_(options) {}
+  // Keeps `backend` alive as long as the routes (and every copy of them) live, e.g. a
+  // ConcurrencyLimit in front of the profiler.
+  explicit PprofRoutes(std::shared_ptr<PprofBackend> backend, PprofRoutesOptions options = {})
+      : owned_backend_(std::move(backend)), backend_(owned_backend_.get()), options_(options) {}
 
   // Runs on the session's strand; never blocks (slow work goes to the backend).
   void operator()(const Request& request, Respond respond) const;
 
  private:
+  std::shared_ptr<PprofBackend> owned_backend_;
   PprofBackend* backend_;
+  PprofRoutesOptions options_;
 };
 
 }  // namespace pprofd::http

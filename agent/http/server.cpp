@@ -95,7 +95,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
       });
       return;
     }
-    auto session = std::make_shared<Session>(std::move(socket), state_);
+    std::shared_ptr<Session> session = MakeSession(std::move(socket), state_);
     {
       std::lock_guard lock(state_->mutex);
       std::erase_if(state_->sessions, [](const std::weak_ptr<Session>& s) { return s.expired(); });

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -16,19 +17,26 @@ namespace pprofd::http {
 class Session;
 
 struct ServerOptions {
+  // Beyond these a request gets 431 / 413. The body limit fits pprof's POSTs to /symbol, which
+  // carry every unsymbolized address at once (about 19 bytes each).
   size_t header_limit = 8 * 1024;
-  size_t body_limit = 64 * 1024;
-  // A connection that sends no complete request for this long is closed (also bounds slow clients).
-  std::chrono::milliseconds idle_timeout = std::chrono::seconds(30);
+  size_t body_limit = 1024 * 1024;
+  // From the first byte of a request to its last (so a client trickling its headers, slowloris,
+  // is cut off); also bounds the TLS handshake and a new connection's first byte.
+  std::chrono::milliseconds read_timeout = std::chrono::seconds(10);
+  // A keep-alive connection whose next request has not sent a byte for this long is closed.
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
   // Bounds writing one response to a client that stopped reading.
   std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
   // After an error response the server drains the client's unread bytes this long before closing,
   // so the client sees the response rather than a reset.
   std::chrono::milliseconds linger_timeout = std::chrono::seconds(2);
+  // Serve HTTPS with this context (see tls.h); null: plain HTTP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 struct ServerState {
-  ServerState(RequestHandler h, ServerOptions o) : handler(std::move(h)), options(o) {}
+  ServerState(RequestHandler h, ServerOptions o) : handler(std::move(h)), options(std::move(o)) {}
 
   const RequestHandler handler;
   const ServerOptions options;

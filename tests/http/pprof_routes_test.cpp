@@ -351,3 +351,38 @@ TEST_CASE_METHOD(RoutesFixture, "Block and mutex are windows with /profile's sec
 
 }  // namespace
 }  // namespace pprofd::http
+
+namespace pprofd::http {
+namespace {
+
+struct NoCmdlineFixture {
+  TestServer server{PprofRoutes(&backend, PprofRoutesOptions{.cmdline = false})};
+  testing::FakeBackend backend;
+  ~NoCmdlineFixture() { backend.JoinAll(); }
+};
+
+TEST_CASE_METHOD(NoCmdlineFixture, "With --no-cmdline, cmdline is 403 and left out of the index",
+                 "[routes]") {
+  REQUIRE(server.ok());
+  StatusOr<ClientResponse> cmdline = Fetch(server.port(), "GET", "/debug/pprof/cmdline");
+  REQUIRE(cmdline.ok());
+  CheckPprofError(*cmdline, 403,
+                  "cmdline is disabled by --no-cmdline (the target's arguments may hold "
+                  "secrets); restart pprofd without it to serve them");
+  CHECK(cmdline->body().find("/usr/bin/target") == std::string::npos);
+  StatusOr<ClientResponse> index = Fetch(server.port(), "GET", "/debug/pprof/");
+  REQUIRE(index.ok());
+  CHECK(index->result_int() == 200);
+  CHECK(index->body().find("cmdline") == std::string::npos);
+  CHECK(index->body().find("href=\"symbol\"") != std::string::npos);
+  StatusOr<ClientResponse> unknown = Fetch(server.port(), "GET", "/debug/pprof/nope");
+  REQUIRE(unknown.ok());
+  CHECK(unknown->body().find("cmdline") == std::string::npos);
+  // Everything else is still served.
+  StatusOr<ClientResponse> threads = Fetch(server.port(), "GET", "/debug/pprof/threads?debug=1");
+  REQUIRE(threads.ok());
+  CHECK(threads->result_int() == 200);
+}
+
+}  // namespace
+}  // namespace pprofd::http

@@ -21,8 +21,8 @@ namespace {
 // Reads what is available within the deadline: >0 bytes, 0 on EOF, -1 on error or timeout.
 ssize_t ReadSome(int fd, char* buffer, size_t size, Clock::time_point deadline) {
   while (true) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    // Rounded up: poll returning a fraction early would look like an error before the deadline.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) return -1;
     pollfd pfd{fd, POLLIN, 0};
     const int ready = ::poll(&pfd, 1, static_cast<int>(left));

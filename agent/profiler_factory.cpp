@@ -1,0 +1,137 @@
+#include "agent/profiler_factory.h"
+
+#include <utility>
+
+#include "agent/heap/allocator_locator.h"
+#include "agent/sampling/cpu_sampler.h"
+#include "agent/sampling/heap_sampler.h"
+#include "agent/target/target_process.h"
+#include "base/log.h"
+
+namespace pprofd {
+namespace {
+
+// Finds the target's allocator and loads the heap sampler. Failing is fatal only with --heap:
+// otherwise /heap answers why, and CPU profiles work as before.
+StatusOr<HeapSetup> PrepareHeap(const Config& config, pid_t pid,
+                                const std::string& btf_custom_path) {
+  HeapSetup setup;
+  setup.track_from_start = config.heap;
+  auto allocator = heap::LocateAllocator(pid);
+  if (!allocator.ok()) {
+    if (config.heap) return allocator.status();
+    setup.unavailable_reason = allocator.status().message();
+    LogInfo("heap profiles unavailable: " + setup.unavailable_reason);
+    return setup;
+  }
+  sampling::HeapSamplerOptions options;
+  options.target_pid = pid;
+  options.module_path = allocator->open_path;
+  options.probes = allocator->probes;
+  options.rate_bytes = config.heap_rate;
+  options.max_live = config.heap_max_live;
+  options.stack_bytes = config.stack_bytes;
+  options.btf_custom_path = btf_custom_path;
+  auto sampler = sampling::HeapSampler::Create(options);
+  if (!sampler.ok()) {
+    if (config.heap) return sampler.status();
+    setup.unavailable_reason = "heap profiles are unavailable: " + sampler.status().message();
+    LogWarning(setup.unavailable_reason);
+    return setup;
+  }
+  for (const std::string& note : allocator->notes) LogDebug("heap: " + note);
+  setup.allocator = std::move(*allocator);
+  setup.sampler = std::move(*sampler);
+  return setup;
+}
+
+// Loads the thread snapshot and off-CPU programs. A kernel without their features still gets CPU
+// and heap profiles; those endpoints then answer with the reason.
+ThreadSetup PrepareThreads(const Config& config, pid_t pid, const std::string& btf_custom_path) {
+  ThreadSetup setup;
+  sampling::ThreadSnapshotOptions options;
+  options.target_pid = pid;
+  options.stack_bytes = config.stack_bytes;
+  options.btf_custom_path = btf_custom_path;
+  auto snapshotter = sampling::ThreadSnapshotter::Create(options);
+  if (!snapshotter.ok()) {
+    setup.unavailable_reason = "thread profiles are unavailable: " + snapshotter.status().message();
+    LogWarning(setup.unavailable_reason);
+    return setup;
+  }
+  setup.snapshotter = std::move(*snapshotter);
+  return setup;
+}
+
+OffCpuSetup PrepareOffCpu(const Config& config, pid_t pid, const std::string& btf_custom_path) {
+  OffCpuSetup setup;
+  setup.rate_ns = config.offcpu_rate_ns;
+  sampling::OffCpuSamplerOptions options;
+  options.target_pid = pid;
+  options.stack_bytes = config.stack_bytes;
+  options.btf_custom_path = btf_custom_path;
+  auto sampler = sampling::OffCpuSampler::Create(options);
+  if (!sampler.ok()) {
+    setup.unavailable_reason = "off-CPU profiles are unavailable: " + sampler.status().message();
+    LogWarning(setup.unavailable_reason);
+    return setup;
+  }
+  setup.sampler = std::move(*sampler);
+  return setup;
+}
+
+}  // namespace
+
+std::optional<target::TargetSpec> FollowedTarget(const Config& config) {
+  if (!config.systemd_unit.empty()) {
+    return target::TargetSpec{target::TargetKind::kSystemdUnit, config.systemd_unit};
+  }
+  if (!config.pidfile.empty()) {
+    return target::TargetSpec{target::TargetKind::kPidfile, config.pidfile};
+  }
+  if (!config.exe.empty()) return target::TargetSpec{target::TargetKind::kExe, config.exe};
+  return std::nullopt;
+}
+
+StatusOr<std::unique_ptr<ProfilerService>> CreateProfiler(const Config& config, pid_t pid,
+                                                          metrics::Registry* metrics,
+                                                          SamplerFacts* facts) {
+  auto target = target::TargetProcess::Open(pid);
+  if (!target.ok()) return target.status();
+
+  sampling::CpuSamplerOptions sampler_options;
+  sampler_options.target_pid = pid;
+  sampler_options.stack_bytes = config.stack_bytes;
+  sampler_options.max_hz = config.max_hz;
+  if (config.btf_path != Config().btf_path) sampler_options.btf_custom_path = config.btf_path;
+  auto sampler = sampling::CpuSampler::Create(sampler_options);
+  if (!sampler.ok()) return sampler.status();
+  if (facts != nullptr) {
+    facts->cpus = (*sampler)->cpu_count();
+    facts->ring_bytes = (*sampler)->ring_bytes();
+  }
+  auto heap = PrepareHeap(config, pid, sampler_options.btf_custom_path);
+  if (!heap.ok()) return heap.status();
+
+  ProfilerOptions profiler_options;
+  profiler_options.default_hz = config.hz;
+  profiler_options.max_hz = config.max_hz;
+  profiler_options.max_seconds = config.max_seconds;
+  profiler_options.metrics = metrics;
+  if (auto followed = FollowedTarget(config)) {
+    profiler_options.exit_note = StrCat(" (pprofd follows ", target::Describe(*followed),
+                                        " and re-attaches to its next process)");
+  }
+  ProfileKindSetups setups;
+  setups.heap = std::move(*heap);
+  setups.threads = PrepareThreads(config, pid, sampler_options.btf_custom_path);
+  setups.offcpu = PrepareOffCpu(config, pid, sampler_options.btf_custom_path);
+  auto profiler = std::make_unique<ProfilerService>(profiler_options, std::move(*target),
+                                                    std::move(*sampler), std::move(setups));
+  if (config.heap) {
+    if (Status status = profiler->StartHeapTracking(); !status.ok()) return status;
+  }
+  return profiler;
+}
+
+}  // namespace pprofd

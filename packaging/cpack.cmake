@@ -1,0 +1,53 @@
+# The Debian package: `cpack -G DEB` in the build directory writes pprofd_<version>_amd64.deb.
+# Included from the top-level CMakeLists.txt after the agent's own install() of /usr/bin/pprofd.
+#
+#   /usr/bin/pprofd                              the daemon (stripped)
+#   /lib/systemd/system/pprofd.service           one process named in /etc/default/pprofd
+#   /lib/systemd/system/pprofd@.service          pprofd@UNIT: the main process of UNIT.service
+#   /etc/default/pprofd                          conffile: PPROFD_TARGET, PPROFD_OPTS
+#   /usr/share/doc/pprofd/README.md, docs/*.md
+#
+# Units go to /lib/systemd/system, where Debian 12's packages put them (not /usr/lib: dpkg does
+# not know the two are one directory on a merged-/usr system).
+
+install(FILES ${PROJECT_SOURCE_DIR}/systemd/pprofd.service ${PROJECT_SOURCE_DIR}/systemd/pprofd@.service
+        DESTINATION /lib/systemd/system)
+install(FILES ${PROJECT_SOURCE_DIR}/systemd/pprofd.default DESTINATION /etc/default RENAME pprofd)
+install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/doc/pprofd)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION share/doc/pprofd/docs
+        FILES_MATCHING PATTERN "*.md")
+
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME pprofd)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_CONTACT "pprofd maintainers <pprofd@localhost>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
+    "Go-style /debug/pprof/ profiles of any running native process")
+set(CPACK_PACKAGE_DESCRIPTION
+    "pprofd samples a running C, C++, Rust or other native process with eBPF (CPU, heap, threads,
+off-CPU) and serves Go's /debug/pprof/ HTTP endpoints, so `go tool pprof` works on it without
+a restart, recompiling, frame pointers or debug info. Ships systemd units that run it as an
+unprivileged dynamic user with only CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH and
+CAP_SYSLOG.")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # pprofd_<version>_<arch>.deb
+set(CPACK_DEBIAN_PACKAGE_SECTION devel)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+# Depends from the libraries the binary links (dpkg-shlibdeps), not a list kept by hand.
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# systemctl, for --systemd-unit and the units; the client that reads the profiles.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "golang-go")
+# The RelWithDebInfo binary is mostly DWARF (about 45 MB); the package ships it stripped.
+set(CPACK_STRIP_FILES ON)
+# conffiles: dpkg keeps a changed /etc/default/pprofd on upgrade and removes it on purge only.
+# The scripts tell a running systemd about the units (deb-systemd-helper is what debhelper would
+# call; CPack packages carry their own).
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+    ${PROJECT_SOURCE_DIR}/packaging/debian/conffiles
+    ${PROJECT_SOURCE_DIR}/packaging/debian/postinst
+    ${PROJECT_SOURCE_DIR}/packaging/debian/prerm
+    ${PROJECT_SOURCE_DIR}/packaging/debian/postrm)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+# Installed prefix of share/doc and bin.
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+include(CPack)
