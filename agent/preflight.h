@@ -18,7 +18,7 @@ Status CheckKernelBtf(const std::string& path);
 Status CheckBtfHeader(std::string_view path, std::string_view first_bytes);
 
 // Capabilities, decided by running pprofd as an unprivileged user against a root-owned target
-// with each one dropped in turn (docs/service.md lists what fails without each):
+// with each one dropped in turn (the README's Security section lists what fails without each):
 //   required  CAP_BPF             load the BPF programs, create their maps
 //             CAP_PERFMON         per-CPU perf events, tracing programs (tp_btf, uprobes,
 //             tracepoints) CAP_SYS_PTRACE      /proc/PID/{maps,exe,root,mem} of another user's

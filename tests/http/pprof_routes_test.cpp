@@ -122,7 +122,7 @@ TEST_CASE_METHOD(RoutesFixture, "Backend failures map to 500 and 503", "[routes]
   CheckPprofError(Get("/debug/pprof/profile?seconds=1"), 500, "encoding profile: out of memory");
   backend.JoinAll();
   backend.cmdline_error = "read /proc/123/cmdline: No such process";
-  CheckPprofError(Get("/debug/pprof/cmdline"), 500, "read /proc/123/cmdline: No such process");
+  CheckPprofError(Get("/debug/pprof/cmdline"), 503, "read /proc/123/cmdline: No such process");
 }
 
 TEST_CASE_METHOD(RoutesFixture, "Two overlapping profile requests both succeed", "[routes]") {
