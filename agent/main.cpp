@@ -87,11 +87,11 @@ int Run(const Config& config) {
 
   LogInfo(StrCat(
       "kernel ", KernelRelease(), ", BTF from ", config.btf_path, "; target PID ", pid, " (",
-      executable, ")",
+      executable, ") in pprofd's PID namespace",
       FollowsRestarts(config)
           ? StrCat(", following ", target::Describe(*FollowedTarget(config)), " across restarts")
           : std::string(),
-      " in pprofd's PID namespace; ", config.hz, " Hz default on ", facts.cpus, " CPUs, ",
+      "; ", config.hz, " Hz default on ", facts.cpus, " CPUs, ",
       config.stack_bytes, " stack bytes per sample, ring buffer ", facts.ring_bytes >> 20,
       " MiB; listening on ", (*server)->local_endpoint().address().to_string(), ":",
       (*server)->local_endpoint().port()));
