@@ -282,6 +282,13 @@ void Cmdline(PprofBackend& backend, Respond respond) {
 
 }  // namespace
 
+bool IsPprofEndpoint(std::string_view name) {
+  for (const Endpoint& endpoint : kEndpoints) {
+    if (endpoint.name == name) return true;
+  }
+  return false;
+}
+
 void PprofRoutes::operator()(const Request& request, Respond respond) const {
   StatusOr<RequestTarget> target =
       ParseRequestTarget(std::string_view(request.target().data(), request.target().size()));

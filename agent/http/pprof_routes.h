@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string_view>
 
 #include "agent/http/http_types.h"
 #include "agent/http/pprof_backend.h"
@@ -15,6 +16,10 @@ struct PprofRoutesOptions {
   // secrets: passwords, tokens, connection strings).
   bool cmdline = true;
 };
+
+// Whether `name` (the path after /debug/pprof/) is one of the endpoints PprofRoutes serves, for
+// labels of bounded cardinality in /metrics.
+bool IsPprofEndpoint(std::string_view name);
 
 class PprofRoutes {
  public:

@@ -1,10 +1,10 @@
 #include "agent/metrics/agent_routes.h"
 
-#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <utility>
 
+#include "agent/http/pprof_routes.h"
 #include "agent/http/query.h"
 #include "agent/metrics/agent_metrics.h"
 
@@ -15,11 +15,6 @@ namespace beast_http = boost::beast::http;
 namespace {
 
 constexpr std::string_view kPprofPrefix = "/debug/pprof/";
-
-// The routes of PprofRoutes (agent/http/pprof_routes.cpp); a route missing here is counted as
-// "other", which is wrong but bounded.
-constexpr std::string_view kPprofRoutes[] = {"profile", "heap",  "allocs",  "threads", "goroutine",
-                                             "block",   "mutex", "cmdline", "symbol"};
 
 http::Response MethodNotAllowed() {
   http::Response response =
@@ -40,10 +35,7 @@ std::string EndpointLabel(std::string_view target) {
   if (path == "/debug/pprof" || path == kPprofPrefix) return "index";
   if (path.starts_with(kPprofPrefix)) {
     const std::string_view name = std::string_view(path).substr(kPprofPrefix.size());
-    if (std::find(std::begin(kPprofRoutes), std::end(kPprofRoutes), name) !=
-        std::end(kPprofRoutes)) {
-      return std::string(name);
-    }
+    if (http::IsPprofEndpoint(name)) return std::string(name);
   }
   return "other";
 }
