@@ -64,8 +64,8 @@ StatusOr<KernelSymbols> KernelSymbols::Parse(std::string_view text) {
   if (lines == 0) return Status::Error("kallsyms: no symbols");
   if (!any_nonzero) {
     return Status::Error(
-        "kallsyms: every address is 0 (hidden by kernel.kptr_restrict); run as root with "
-        "CAP_SYSLOG or set sysctl kernel.kptr_restrict=0");
+        "kallsyms: every address is 0 (hidden from processes without CAP_SYSLOG when "
+        "kernel.kptr_restrict=1 or kernel.perf_event_paranoid>=2); grant pprofd CAP_SYSLOG");
   }
   std::stable_sort(
       result.symbols_.begin(), result.symbols_.end(),
