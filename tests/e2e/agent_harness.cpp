@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -90,6 +92,39 @@ bool WaitForStdout(Subprocess& process, const std::string& text,
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return true;
+}
+
+bool WaitForStderr(Subprocess& process, const std::string& text,
+                   std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (process.Stderr().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+bool WaitForReady(Subprocess& process) {
+  return WaitForStdout(process, "ready", std::chrono::seconds(5));
+}
+
+ProfileAcrossExit FetchProfileKillingTarget(const Agent& agent, Subprocess& workload, int seconds,
+                                            std::chrono::milliseconds kill_after) {
+  ProfileAcrossExit result;
+  const auto started = std::chrono::steady_clock::now();
+  auto fetched = std::async(std::launch::async, [&] {
+    return FetchRawProfile(agent.Url("/debug/pprof/profile?seconds=" + std::to_string(seconds)),
+                           &result.profile, &result.error);
+  });
+  std::this_thread::sleep_for(kill_after);
+  workload.Signal(SIGKILL);
+  if (!workload.Wait(std::chrono::seconds(5)).has_value()) {
+    result.error = "the workload did not die within 5 s of SIGKILL";
+  }
+  result.ok = fetched.get() && result.error.empty();
+  result.took_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return result;
 }
 
 std::vector<std::string> Lines(const std::string& text) {

@@ -55,6 +55,21 @@ std::string JoinComments(const RawProfile& profile);
 
 // Waits until `process` has printed `text` on stdout; false after `timeout`.
 bool WaitForStdout(Subprocess& process, const std::string& text, std::chrono::milliseconds timeout);
+// The same for stderr (where pprofd logs).
+bool WaitForStderr(Subprocess& process, const std::string& text, std::chrono::milliseconds timeout);
+// Waits up to 5 s for a fixture workload's "ready" line.
+bool WaitForReady(Subprocess& process);
+
+// A CPU profile of `seconds` asked of `agent` while its target `workload` is killed (SIGKILL)
+// `kill_after` into it; the target is reaped before this returns.
+struct ProfileAcrossExit {
+  bool ok = false;
+  RawProfile profile;
+  std::string error;
+  double took_seconds = 0;  // from the request to the answer
+};
+ProfileAcrossExit FetchProfileKillingTarget(const Agent& agent, Subprocess& workload, int seconds,
+                                            std::chrono::milliseconds kill_after);
 
 // The "key:\tvalue" lines of /proc/PID/fdinfo/FD for every fd of `pid` (BPF objects show their
 // prog_id, link_id, link_type there).

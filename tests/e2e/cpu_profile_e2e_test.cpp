@@ -17,14 +17,6 @@
 namespace pprofd::e2e {
 namespace {
 
-bool WaitForReady(Subprocess& process) {
-  for (int i = 0; i < 500; ++i) {
-    if (process.Stdout().find("ready") != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
-
 int LineOf(const std::string& path, const std::string& marker) {
   std::ifstream in(path);
   std::string line;

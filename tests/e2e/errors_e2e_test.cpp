@@ -28,14 +28,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-bool WaitForReady(Subprocess& process) {
-  for (int i = 0; i < 500; ++i) {
-    if (process.Stdout().find("ready") != std::string::npos) return true;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return false;
-}
-
 // Runs pprofd with `args` (prefixed by `wrapper`, e.g. setpriv) and checks that it fails with
 // `exit_code` and exactly one line on stderr containing `expected`.
 void CheckStartupError(const std::vector<std::string>& wrapper,
@@ -450,20 +442,11 @@ TEST_CASE("The target exits during a profile: partial profile, then pprofd exits
   Agent agent(target);
   REQUIRE(agent.listening());
 
-  RawProfile profile;
-  std::string error;
-  const auto started = std::chrono::steady_clock::now();
-  auto fetched = std::async(std::launch::async, [&] {
-    return FetchRawProfile(agent.Url("/debug/pprof/profile?seconds=6"), &profile, &error);
-  });
-  std::this_thread::sleep_for(milliseconds(2000));
-  workload.Signal(SIGKILL);
-  REQUIRE(workload.Wait(seconds(5)).has_value());
-  const bool ok = fetched.get();
-  const double took =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  INFO(error << "\n" << agent.process().Stderr());
-  REQUIRE(ok);
+  ProfileAcrossExit fetched = FetchProfileKillingTarget(agent, workload, 6, milliseconds(2000));
+  const RawProfile& profile = fetched.profile;
+  const double took = fetched.took_seconds;
+  INFO(fetched.error << "\n" << agent.process().Stderr());
+  REQUIRE(fetched.ok);
   INFO("comments: " << JoinComments(profile));
   // Answered when the target died, with what was collected until then.
   CHECK(took < 5.5);

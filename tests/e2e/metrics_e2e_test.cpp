@@ -22,14 +22,6 @@
 namespace pprofd::e2e {
 namespace {
 
-bool WaitForReady(Subprocess& process) {
-  for (int i = 0; i < 500; ++i) {
-    if (process.Stdout().find("ready") != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
-
 // "name{labels}" -> value, for every sample line of a text-format scrape.
 std::map<std::string, double> ParseSamples(const std::string& text) {
   std::map<std::string, double> samples;

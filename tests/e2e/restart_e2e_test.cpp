@@ -15,7 +15,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
-#include <future>
 #include <memory>
 #include <regex>
 #include <thread>
@@ -27,19 +26,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-bool WaitForReady(Subprocess& process) {
-  return WaitForStdout(process, "ready", milliseconds(5000));
-}
-
-bool WaitForStderr(Subprocess& process, const std::string& text, milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (process.Stderr().find(text) == std::string::npos) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return true;
-}
 
 // Written whole and renamed into place, as services do, so pprofd never reads half a file.
 void WriteAtomically(const std::string& path, const std::string& text) {
@@ -399,20 +385,11 @@ TEST_CASE("A profile in flight when a followed target exits says so, and pprofd 
   Agent agent = Agent::WithArgs({"--pidfile", pidfile});
   REQUIRE(agent.listening());
 
-  RawProfile profile;
-  std::string error;
-  const auto started = std::chrono::steady_clock::now();
-  auto fetched = std::async(std::launch::async, [&] {
-    return FetchRawProfile(agent.Url("/debug/pprof/profile?seconds=6"), &profile, &error);
-  });
-  std::this_thread::sleep_for(milliseconds(2000));
-  workload.Signal(SIGKILL);
-  REQUIRE(workload.Wait(seconds(5)).has_value());
-  const bool ok = fetched.get();
-  const double took =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  INFO(error << "\n" << agent.process().Stderr());
-  REQUIRE(ok);
+  ProfileAcrossExit fetched = FetchProfileKillingTarget(agent, workload, 6, milliseconds(2000));
+  const RawProfile& profile = fetched.profile;
+  const double took = fetched.took_seconds;
+  INFO(fetched.error << "\n" << agent.process().Stderr());
+  REQUIRE(fetched.ok);
   INFO("comments: " << JoinComments(profile));
   CHECK(took < 5.5);
   CHECK(profile.TotalCount() > 50);

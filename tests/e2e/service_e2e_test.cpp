@@ -45,14 +45,6 @@ std::string Joined(const std::vector<std::string>& parts, const std::string& sep
   return out;
 }
 
-bool WaitForReady(Subprocess& process) {
-  for (int i = 0; i < 500; ++i) {
-    if (process.Stdout().find("ready") != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
-
 // The build tree may sit where `nobody` cannot reach it (a 0700 home or TempDir): run a copy of
 // pprofd from a directory every user may enter.
 std::string StagedAgent() {
