@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "agent/target/proc_stat.h"
+#include "agent/target/thread_syscall.h"
 #include "base/clock.h"
 #include "base/file_util.h"
 #include "base/log.h"
@@ -31,23 +32,41 @@ std::string Duration(uint64_t ns) {
   return buffer;
 }
 
-// Threads asleep right now, from /proc (S: interruptible, D: uninterruptible).
-std::vector<pid_t> SleepingThreads(pid_t pid) {
-  std::vector<pid_t> tids;
+// Whether a thread is waiting right now in the way `kind` measures, from /proc: asleep (S:
+// interruptible, D: uninterruptible) for the block kind, inside a futex wait for the mutex kind.
+bool IsWaiting(pid_t pid, pid_t tid, OffCpuKind kind) {
+  if (kind == OffCpuKind::kMutex) {
+    auto call = target::ReadThreadSyscall(pid, tid);
+    return call && target::IsFutexWait(*call);
+  }
+  auto text = ReadFileToString(StrCat("/proc/", pid, "/task/", tid, "/stat"));
+  if (!text.ok()) return false;
+  auto stat = target::ParseProcStat(*text);
+  return stat.ok() && (stat->state == 'S' || stat->state == 'D');
+}
+
+std::set<pid_t> WaitingThreads(pid_t pid, OffCpuKind kind) {
+  std::set<pid_t> tids;
   const std::string dir = StrCat("/proc/", pid, "/task");
   DIR* tasks = ::opendir(dir.c_str());
   if (tasks == nullptr) return tids;
   while (dirent* entry = ::readdir(tasks)) {
     if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-    auto text = ReadFileToString(StrCat(dir, "/", entry->d_name, "/stat"));
-    if (!text.ok()) continue;
-    auto stat = target::ParseProcStat(*text);
-    if (stat.ok() && (stat->state == 'S' || stat->state == 'D')) {
-      tids.push_back(static_cast<pid_t>(std::atol(entry->d_name)));
-    }
+    const pid_t tid = static_cast<pid_t>(std::atol(entry->d_name));
+    if (IsWaiting(pid, tid, kind)) tids.insert(tid);
   }
   ::closedir(tasks);
   return tids;
+}
+
+// Mutex records carry no kernel stack (see bpf/offcpu_sampler.bpf.c): a stack from a thread
+// snapshot drops its kernel frames to match them.
+profiles::Stack WithoutKernelFrames(const profiles::Stack& stack) {
+  profiles::Stack user;
+  for (const profiles::Frame& frame : stack) {
+    if (frame.module != profiles::kKernelModule) user.push_back(frame);
+  }
+  return user;
 }
 
 sampling::OffCpuStats Minus(const sampling::OffCpuStats& later,
@@ -70,8 +89,8 @@ struct OffCpuProfiler::Window {
   sampling::OffCpuStats stats_at_begin;
   int64_t begin_mono_ns = 0;
   int64_t begin_wall_ns = 0;
-  int still_blocked = 0;  // sleeps still going on at the end, counted up to it
-  std::string still_blocked_error;
+  int still_waiting = 0;  // waits still going on at the end, counted up to it
+  std::string still_waiting_error;
   http::ProfileCallback done;
   boost::asio::steady_timer timer;
 };
@@ -98,9 +117,10 @@ bool OffCpuProfiler::WindowsOpen(OffCpuKind kind) const {
   return false;
 }
 
-void OffCpuProfiler::SeedBlockedThreads(int64_t now_mono_ns) {
-  std::vector<pid_t> sleeping = SleepingThreads(pid_);
-  setup_.sampler->SeedBlocked(sleeping, static_cast<uint64_t>(now_mono_ns));
+void OffCpuProfiler::SeedWaitingThreads(OffCpuKind kind, int64_t now_mono_ns) {
+  const std::set<pid_t> waiting = WaitingThreads(pid_, kind);
+  const std::vector<pid_t> tids(waiting.begin(), waiting.end());
+  setup_.sampler->SeedWaits(kind, tids, static_cast<uint64_t>(now_mono_ns));
 }
 
 void OffCpuProfiler::Profile(const http::OffCpuProfileRequest& request,
@@ -116,9 +136,10 @@ void OffCpuProfiler::Profile(const http::OffCpuProfileRequest& request,
     if (Status status = sampler.Attach(window->kind, setup_.rate_ns); !status.ok()) {
       return done(status, http::BackendErrorKind::kInternal);
     }
-    // Threads asleep since before the window have no switch-out to start from; the part of their
-    // sleep inside the window starts now. Later switch-outs replace these entries.
-    if (window->kind == OffCpuKind::kBlock) SeedBlockedThreads(NowNs(CLOCK_MONOTONIC));
+    // Threads waiting since before the window have no switch-out or futex entry to start from;
+    // the part of their wait inside the window starts now. Later switch-outs and futex calls
+    // replace these entries.
+    SeedWaitingThreads(window->kind, NowNs(CLOCK_MONOTONIC));
   }
   window->stats_at_begin = sampler.Stats(window->kind);
   window->begin_mono_ns = NowNs(CLOCK_MONOTONIC);
@@ -161,22 +182,32 @@ void OffCpuProfiler::Drain() {
   });
 }
 
-void OffCpuProfiler::AddBlocksInProgress(Window& window, int64_t end_mono_ns) {
-  std::vector<sampling::BlockInProgress> blocked = setup_.sampler->BlocksInProgress();
-  if (blocked.empty()) return;
+void OffCpuProfiler::AddWaitsInProgress(Window& window, int64_t end_mono_ns) {
+  std::vector<sampling::WaitInProgress> waits = setup_.sampler->WaitsInProgress(window.kind);
+  if (waits.empty()) return;
+  // A seed given to a thread that stopped waiting just before it stays until the thread's next
+  // switch-out or futex call: only threads waiting now count.
+  const std::set<pid_t> waiting = WaitingThreads(pid_, window.kind);
+  std::erase_if(waits, [&](const auto& wait) { return !waiting.count(wait.tid); });
+  if (waits.empty()) return;
   auto snapshot = threads_->Take();
   if (!snapshot.ok()) {
-    window.still_blocked_error = snapshot.status().message();
+    window.still_waiting_error = snapshot.status().message();
     return;
   }
-  for (const sampling::BlockInProgress& block : blocked) {
+  for (const sampling::WaitInProgress& wait : waits) {
     const int64_t since =
-        std::max<int64_t>(static_cast<int64_t>(block.since_ns), window.begin_mono_ns);
+        std::max<int64_t>(static_cast<int64_t>(wait.since_ns), window.begin_mono_ns);
     if (since >= end_mono_ns) continue;
     for (const profiles::ThreadState& thread : snapshot->threads) {
-      if (thread.tid != block.tid) continue;
-      window.store.AddExact(thread.stack, static_cast<uint64_t>(end_mono_ns - since));
-      ++window.still_blocked;
+      if (thread.tid != wait.tid) continue;
+      const uint64_t delay = static_cast<uint64_t>(end_mono_ns - since);
+      if (window.kind == OffCpuKind::kMutex) {
+        window.store.AddExact(WithoutKernelFrames(thread.stack), delay);
+      } else {
+        window.store.AddExact(thread.stack, delay);
+      }
+      ++window.still_waiting;
       break;
     }
   }
@@ -210,15 +241,14 @@ std::vector<std::string> OffCpuProfiler::Comments(const Window& window,
   if (stats.lost > 0) {
     comments.push_back(StrCat("recorded events lost (ring buffer full): ", stats.lost));
   }
-  if (window.kind == OffCpuKind::kBlock) {
-    comments.push_back(StrCat("sleeps that began before the window count from its start; ",
-                              window.still_blocked,
-                              " thread(s) still asleep at its end count up to it, with stacks "
-                              "from a thread snapshot"));
-    if (!window.still_blocked_error.empty()) {
-      comments.push_back("threads still asleep at the end are missing: " +
-                         window.still_blocked_error);
-    }
+  const char* waits = window.kind == OffCpuKind::kBlock ? "sleeps" : "futex waits";
+  comments.push_back(StrCat(waits, " that began before the window count from its start; ",
+                            window.still_waiting, " ", waits,
+                            " still going on at its end count up to it, with stacks from a "
+                            "thread snapshot"));
+  if (!window.still_waiting_error.empty()) {
+    comments.push_back(
+        StrCat(waits, " still going on at the end are missing: ", window.still_waiting_error));
   }
   return comments;
 }
@@ -227,9 +257,7 @@ void OffCpuProfiler::FinishWindow(const std::shared_ptr<Window>& window,
                                   const std::string& early_reason) {
   Drain();
   const int64_t end_mono_ns = NowNs(CLOCK_MONOTONIC);
-  if (window->kind == OffCpuKind::kBlock && early_reason.empty()) {
-    AddBlocksInProgress(*window, end_mono_ns);
-  }
+  if (early_reason.empty()) AddWaitsInProgress(*window, end_mono_ns);
   windows_.erase(window);
   window->timer.cancel();
   sampling::OffCpuSampler& sampler = *setup_.sampler;

@@ -1,8 +1,8 @@
 // Off-CPU profiles (/debug/pprof/block, /mutex) on the profiler thread: every request is a window
 // of N seconds. The sampler is attached for the kinds some window needs; its events are unwound
-// as they arrive and added to every open window of their kind. A window's edges are exact:
-// sleeps that began before it count from its start, and sleeps still going on when it closes
-// count up to its end, with stacks from a thread snapshot.
+// as they arrive and added to every open window of their kind. A window's edges are exact: waits
+// that began before it count from its start, and waits still going on when it closes count up to
+// its end, with stacks from a thread snapshot. So a deadlocked thread shows the whole window.
 #pragma once
 
 #include <sys/types.h>
@@ -46,8 +46,8 @@ class OffCpuProfiler {
   struct Window;
 
   void FinishWindow(const std::shared_ptr<Window>& window, const std::string& early_reason);
-  void AddBlocksInProgress(Window& window, int64_t end_mono_ns);
-  void SeedBlockedThreads(int64_t now_mono_ns);
+  void AddWaitsInProgress(Window& window, int64_t end_mono_ns);
+  void SeedWaitingThreads(sampling::OffCpuKind kind, int64_t now_mono_ns);
   std::vector<std::string> Comments(const Window& window, const sampling::OffCpuStats& stats) const;
   bool WindowsOpen(sampling::OffCpuKind kind) const;
 

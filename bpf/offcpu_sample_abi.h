@@ -27,7 +27,7 @@ enum pprofd_offcpu_stat {
 /* flags */
 #define PPROFD_OFFCPU_USER_STACK_PARTIAL 0x1 /* the copy stopped at the end of the mapped stack */
 #define PPROFD_OFFCPU_NO_USER_STACK 0x2 /* registers of the wait, but no stack copy (see above) */
-#define PPROFD_OFFCPU_SEEDED 0x4 /* block: began at a SeedBlocked time, not at a switch-out */
+#define PPROFD_OFFCPU_SEEDED 0x4 /* block: began at a SeedWaits time, not at a switch-out */
 
 struct pprofd_offcpu_event {
 	__u32 kind; /* enum pprofd_offcpu_kind */

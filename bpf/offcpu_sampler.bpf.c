@@ -415,6 +415,19 @@ static __always_inline void futex_wait_enter(void)
 	st->futex_generation = generation[PPROFD_OFFCPU_MUTEX];
 }
 
+/* Any other futex call (a wake): the thread is not waiting, so a seed user space gave it at a
+ * window's start (SeedWaits) was stale and must not turn this call into a wait. */
+static __always_inline void futex_other_enter(void)
+{
+	struct pprofd_offcpu_task_state *st;
+
+	if ((__u32)(bpf_get_current_pid_tgid() >> 32) != *(volatile __u32 *)&target_kernel_tgid)
+		return;
+	st = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0, 0);
+	if (st)
+		st->futex_since_ns = 0;
+}
+
 static __always_inline void futex_wait_exit(void)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -454,6 +467,7 @@ int offcpu_futex_enter(struct trace_event_raw_sys_enter *ctx)
 		futex_wait_enter();
 		break;
 	default:
+		futex_other_enter();
 		break;
 	}
 	return 0;

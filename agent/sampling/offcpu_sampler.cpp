@@ -221,35 +221,54 @@ uint64_t OffCpuSampler::rate_ns(OffCpuKind kind) const {
   return impl_->skeleton->bss->rate_ns[static_cast<int>(kind)];
 }
 
-void OffCpuSampler::SeedBlocked(std::span<const pid_t> tids, uint64_t since_ns) {
+namespace {
+
+// The fields of a task state that belong to `kind`.
+struct WaitFields {
+  __u64* since_ns;
+  __u32* generation;
+};
+WaitFields FieldsOf(OffCpuKind kind, pprofd_offcpu_task_state& state) {
+  if (kind == OffCpuKind::kBlock) return {&state.block_since_ns, &state.block_generation};
+  return {&state.futex_since_ns, &state.futex_generation};
+}
+
+}  // namespace
+
+void OffCpuSampler::SeedWaits(OffCpuKind kind, std::span<const pid_t> tids, uint64_t since_ns) {
   Impl& impl = *impl_;
-  if (!impl.attached[PPROFD_OFFCPU_BLOCK]) return;
+  const int k = static_cast<int>(kind);
+  if (!impl.attached[k]) return;
   const int fd = bpf_map__fd(impl.skeleton->maps.task_states);
-  const uint32_t generation = impl.skeleton->bss->generation[PPROFD_OFFCPU_BLOCK];
+  const uint32_t generation = impl.skeleton->bss->generation[k];
   for (pid_t tid : tids) {
     auto pidfd = ThreadPidfd(tid);
     if (!pidfd.ok()) continue;  // exited
     const int key = pidfd->get();
     pprofd_offcpu_task_state state{};
-    if (bpf_map_lookup_elem(fd, &key, &state) == 0 && state.block_since_ns != 0 &&
-        state.block_generation == generation) {
-      continue;  // a switch-out seen since attaching is the better start
+    WaitFields fields = FieldsOf(kind, state);
+    if (bpf_map_lookup_elem(fd, &key, &state) == 0 && *fields.since_ns != 0 &&
+        *fields.generation == generation) {
+      continue;  // a switch-out or futex entry seen since attaching is the better start
     }
-    state.block_since_ns = since_ns;
-    state.block_flags = PPROFD_OFFCPU_SEEDED;
-    state.block_generation = generation;
+    *fields.since_ns = since_ns;
+    *fields.generation = generation;
+    if (kind == OffCpuKind::kBlock) state.block_flags = PPROFD_OFFCPU_SEEDED;
+    // The other kind's fields go back as they were read: BPF_ANY replaces the whole value, and
+    // a program updating them in between loses at most that one update.
     if (bpf_map_update_elem(fd, &key, &state, BPF_ANY) != 0 && errno != ESRCH) {
-      LogWarning(StrCat("off-CPU sampler: seed blocked thread ", tid, ": ", std::strerror(errno)));
+      LogWarning(StrCat("off-CPU sampler: seed waiting thread ", tid, ": ", std::strerror(errno)));
     }
   }
 }
 
-std::vector<BlockInProgress> OffCpuSampler::BlocksInProgress() const {
+std::vector<WaitInProgress> OffCpuSampler::WaitsInProgress(OffCpuKind kind) const {
   const Impl& impl = *impl_;
-  std::vector<BlockInProgress> result;
-  if (!impl.attached[PPROFD_OFFCPU_BLOCK]) return result;
+  const int k = static_cast<int>(kind);
+  std::vector<WaitInProgress> result;
+  if (!impl.attached[k]) return result;
   const int fd = bpf_map__fd(impl.skeleton->maps.task_states);
-  const uint32_t generation = impl.skeleton->bss->generation[PPROFD_OFFCPU_BLOCK];
+  const uint32_t generation = impl.skeleton->bss->generation[k];
   const std::string dir_path = StrCat("/proc/", impl.target_pid, "/task");
   DIR* dir = ::opendir(dir_path.c_str());
   if (dir == nullptr) return result;  // the target exited
@@ -260,9 +279,10 @@ std::vector<BlockInProgress> OffCpuSampler::BlocksInProgress() const {
     if (!pidfd.ok()) continue;
     const int key = pidfd->get();
     pprofd_offcpu_task_state state{};
-    if (bpf_map_lookup_elem(fd, &key, &state) != 0) continue;  // never slept while attached
-    if (state.block_since_ns == 0 || state.block_generation != generation) continue;
-    result.push_back(BlockInProgress{tid, state.block_since_ns});
+    if (bpf_map_lookup_elem(fd, &key, &state) != 0) continue;  // never waited while attached
+    WaitFields fields = FieldsOf(kind, state);
+    if (*fields.since_ns == 0 || *fields.generation != generation) continue;
+    result.push_back(WaitInProgress{tid, *fields.since_ns});
   }
   ::closedir(dir);
   return result;

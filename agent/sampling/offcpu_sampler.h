@@ -35,8 +35,9 @@ struct RawOffCpuEvent {
   std::span<const uint8_t> user_stack;
 };
 
-// A thread blocked right now (a block event that has begun and not ended).
-struct BlockInProgress {
+// A wait under way: an event of one kind that has begun and not ended (a thread asleep, for the
+// block kind; inside a futex wait, for the mutex kind).
+struct WaitInProgress {
   pid_t tid = 0;
   uint64_t since_ns = 0;  // CLOCK_MONOTONIC (bpf_ktime_get_ns)
 };
@@ -65,17 +66,20 @@ class OffCpuSampler {
   void Detach(OffCpuKind kind);
   bool attached(OffCpuKind kind) const;
 
-  // Block kind: threads already asleep when a window opens have no switch-out to start from;
-  // this starts their event at `since_ns`, so the part of the sleep inside the window counts.
-  // A thread that already has an event under way keeps it. Seed only threads that are asleep
-  // (state S or D): a seeded thread waiting on a run queue would count that wait at its
-  // switch-in. A running one loses its seed at its next switch-out. Records of seeded events
-  // carry PPROFD_OFFCPU_SEEDED. Does nothing unless the block kind is attached (Detach forgets
-  // seeds). Needs thread pidfds (PIDFD_THREAD, Linux 6.9); threads that exited are skipped.
-  void SeedBlocked(std::span<const pid_t> tids, uint64_t since_ns);
-  // Block kind: the events that have begun and not ended (for a window's end), found by walking
+  // Threads already waiting when a window opens have no switch-out (block) or futex entry
+  // (mutex) to start from; this starts their event at `since_ns`, so the part of the wait inside
+  // the window counts. A thread that already has an event of `kind` under way keeps it. Seed only
+  // threads that are waiting: asleep (state S or D) for the block kind, since a seeded thread
+  // waiting on a run queue would count that wait at its switch-in; inside a futex wait for the
+  // mutex kind. A seed of a thread that was not waiting after all is forgotten at its next
+  // switch-out (block) or futex call (mutex); until then WaitsInProgress still lists it, so
+  // callers check each thread again. Block records of seeded events carry
+  // PPROFD_OFFCPU_SEEDED. Does nothing unless `kind` is attached (Detach forgets seeds). Needs
+  // thread pidfds (PIDFD_THREAD, Linux 6.9); threads that exited are skipped.
+  void SeedWaits(OffCpuKind kind, std::span<const pid_t> tids, uint64_t since_ns);
+  // The events of `kind` that have begun and not ended (for a window's end), found by walking
   // /proc/PID/task (one pidfd and one map lookup per thread). Empty while detached.
-  std::vector<BlockInProgress> BlocksInProgress() const;
+  std::vector<WaitInProgress> WaitsInProgress(OffCpuKind kind) const;
   // The current rate of `kind` (the last one attached with).
   uint64_t rate_ns(OffCpuKind kind) const;
 

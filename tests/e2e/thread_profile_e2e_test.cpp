@@ -352,6 +352,10 @@ TEST_CASE("/mutex attributes the contended lock's waiting time to the waiter's s
   CHECK(waited == Approx(kWindowSeconds * 1e9 * wait_share).epsilon(0.10));
   // The holder sleeps in nanosleep, not on a futex: it holds the lock, it does not wait for it.
   CHECK(DelayAt(profile, "SleepWhileHoldingLock") == 0);
+  // The condvar waiter waits on a futex for the whole window (as a deadlocked thread would): it
+  // counts from the window's start to its end, though its wait neither began nor ended inside.
+  CHECK(DelayAt(profile, "WaitOnCondition") == Approx(kWindowSeconds * 1e9).epsilon(0.10));
+  CHECK(DelayAt(profile, "ReadFromPipe") == 0);
   // Contentions are counted, one per wait (each wait is ~100 ms: far above the sampling rate).
   int64_t contentions = 0;
   for (const auto& sample : profile.samples) {

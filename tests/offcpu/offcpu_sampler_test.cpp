@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "agent/sampling/bpf_log.h"
+#include "agent/target/thread_syscall.h"
 #include "tests/offcpu/offcpu_test_support.h"
 
 namespace pprofd::sampling {
@@ -75,6 +76,23 @@ char ThreadState(pid_t pid, int64_t tid) {
 void WaitUntilAsleep(pid_t pid, int64_t tid) {
   for (int i = 0; i < 500 && ThreadState(pid, tid) != 'S'; ++i) usleep(1000);
   REQUIRE(ThreadState(pid, tid) == 'S');
+}
+
+bool InFutexWait(pid_t pid, int64_t tid) {
+  auto call = target::ReadThreadSyscall(pid, static_cast<pid_t>(tid));
+  return call && target::IsFutexWait(*call);
+}
+
+void WaitUntilInFutexWait(pid_t pid, int64_t tid) {
+  for (int i = 0; i < 500 && !InFutexWait(pid, tid); ++i) usleep(1000);
+  REQUIRE(InFutexWait(pid, tid));
+}
+
+std::optional<uint64_t> WaitingSince(const OffCpuSampler& sampler, OffCpuKind kind, int64_t tid) {
+  for (const WaitInProgress& wait : sampler.WaitsInProgress(kind)) {
+    if (wait.tid == tid) return wait.since_ns;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -283,7 +301,7 @@ TEST_CASE("Detach closes every link and stops recording", "[offcpu][bpf]") {
     CHECK(testing::CountBpfLinkFds() == links_before + 2);
     sampler->Detach(OffCpuKind::kBlock);
     CHECK(testing::CountBpfLinkFds() == links_before);
-    CHECK(sampler->BlocksInProgress().empty());
+    CHECK(sampler->WaitsInProgress(OffCpuKind::kBlock).empty());
     const OffCpuStats block = sampler->Stats(OffCpuKind::kBlock);
     const OffCpuStats mutex = sampler->Stats(OffCpuKind::kMutex);
     target.Command("sleep 5 1000");
@@ -304,7 +322,7 @@ TEST_CASE("Detach closes every link and stops recording", "[offcpu][bpf]") {
   CHECK(testing::CountBpfLinkFds() == links_before);
 }
 
-TEST_CASE("SeedBlocked and BlocksInProgress", "[offcpu][bpf]") {
+TEST_CASE("SeedWaits and WaitsInProgress of the block kind", "[offcpu][bpf]") {
   OffCpuTarget target;
   auto sampler = MustCreate(target.pid());
   // Asleep before the window opens: no switch-out will be seen.
@@ -316,19 +334,14 @@ TEST_CASE("SeedBlocked and BlocksInProgress", "[offcpu][bpf]") {
   const int64_t late = Field(target.Command("background 300"), "tid");
   WaitUntilAsleep(target.pid(), late);
 
-  auto since_of = [&](int64_t tid) -> std::optional<uint64_t> {
-    for (const BlockInProgress& block : sampler->BlocksInProgress()) {
-      if (block.tid == tid) return block.since_ns;
-    }
-    return std::nullopt;
-  };
+  auto since_of = [&](int64_t tid) { return WaitingSince(*sampler, OffCpuKind::kBlock, tid); };
   CHECK_FALSE(since_of(early).has_value());
   std::optional<uint64_t> late_since = since_of(late);
   REQUIRE(late_since.has_value());
   CHECK(*late_since >= window_start);
 
   const pid_t seeds[] = {static_cast<pid_t>(early), static_cast<pid_t>(late)};
-  sampler->SeedBlocked(seeds, window_start);
+  sampler->SeedWaits(OffCpuKind::kBlock, seeds, window_start);
   CHECK(since_of(early) == window_start);
   CHECK(since_of(late) == late_since);  // a seen switch-out wins over the seed
 
@@ -356,6 +369,76 @@ TEST_CASE("SeedBlocked and BlocksInProgress", "[offcpu][bpf]") {
   CHECK((late_records.front().flags & PPROFD_OFFCPU_SEEDED) == 0);
   CHECK(late_records.front().delay_ns >= 290'000'000);
   CHECK(late_records.front().end_ns - late_records.front().delay_ns == *late_since);
+}
+
+TEST_CASE("SeedWaits and WaitsInProgress of the mutex kind", "[offcpu][bpf]") {
+  OffCpuTarget target;
+  auto sampler = MustCreate(target.pid());
+  // In a futex wait before the window opens: no futex entry will be seen.
+  const int64_t early = Field(target.Command("background-cond 400"), "tid");
+  WaitUntilInFutexWait(target.pid(), early);
+  REQUIRE(sampler->Attach(OffCpuKind::kMutex, 1).ok());
+  const uint64_t window_start = static_cast<uint64_t>(testing::MonotonicNs());
+  // In a futex wait after: its entry is seen.
+  const int64_t late = Field(target.Command("background-cond 300"), "tid");
+  WaitUntilInFutexWait(target.pid(), late);
+
+  auto since_of = [&](int64_t tid) { return WaitingSince(*sampler, OffCpuKind::kMutex, tid); };
+  CHECK_FALSE(since_of(early).has_value());
+  std::optional<uint64_t> late_since = since_of(late);
+  REQUIRE(late_since.has_value());
+  CHECK(*late_since >= window_start);
+  // The block kind is not attached: its fields stay out of this.
+  CHECK(sampler->WaitsInProgress(OffCpuKind::kBlock).empty());
+
+  const pid_t seeds[] = {static_cast<pid_t>(early), static_cast<pid_t>(late)};
+  sampler->SeedWaits(OffCpuKind::kMutex, seeds, window_start);
+  CHECK(since_of(early) == window_start);
+  CHECK(since_of(late) == late_since);  // a seen futex entry wins over the seed
+
+  target.Command("join");
+  const uint64_t joined = static_cast<uint64_t>(testing::MonotonicNs());
+  std::vector<Record> all = testing::DrainAll(*sampler);
+  CHECK_FALSE(since_of(early).has_value());
+  CHECK_FALSE(since_of(late).has_value());
+
+  std::vector<Record> early_records = Of(all, early, PPROFD_OFFCPU_MUTEX);
+  REQUIRE(early_records.size() >= 1);
+  const Record& seeded = early_records.front();
+  CHECK(seeded.delay_ns == seeded.end_ns - window_start);
+  CHECK(seeded.end_ns <= joined);
+  testing::StackNames names(target.pid());
+  {
+    std::vector<std::string> user = names.Functions(seeded, false);
+    INFO(JoinNames(user));
+    CHECK(AnyNameContains(user, "WaitOnCondvar"));
+  }
+  std::vector<Record> late_records = Of(all, late, PPROFD_OFFCPU_MUTEX);
+  REQUIRE(late_records.size() >= 1);
+  CHECK(late_records.front().delay_ns >= 290'000'000);
+  CHECK(late_records.front().end_ns - late_records.front().delay_ns == *late_since);
+}
+
+TEST_CASE("A mutex seed of a thread that was not waiting ends at its next futex call",
+          "[offcpu][bpf]") {
+  OffCpuTarget target;
+  auto sampler = MustCreate(target.pid());
+  REQUIRE(sampler->Attach(OffCpuKind::kMutex, 1).ok());
+  // The command thread reads its stdin: asleep, but in no futex wait.
+  const pid_t main_thread = target.pid();
+  REQUIRE_FALSE(InFutexWait(target.pid(), main_thread));
+  const pid_t seeds[] = {main_thread};
+  const uint64_t seeded_at = static_cast<uint64_t>(testing::MonotonicNs());
+  sampler->SeedWaits(OffCpuKind::kMutex, seeds, seeded_at);
+  // Until the thread's next futex call, the seed looks like a wait: the agent checks /proc.
+  CHECK(WaitingSince(*sampler, OffCpuKind::kMutex, main_thread) == seeded_at);
+  usleep(200 * 1000);
+  target.Command("wake");
+  CHECK_FALSE(WaitingSince(*sampler, OffCpuKind::kMutex, main_thread).has_value());
+  // The wake is not a wait: the 200 ms before it appear nowhere.
+  for (const Record& record : Of(testing::DrainAll(*sampler), main_thread, PPROFD_OFFCPU_MUTEX)) {
+    CHECK(record.delay_ns < 100'000'000);
+  }
 }
 
 }  // namespace pprofd::sampling

@@ -7,7 +7,11 @@
 //   cond N US        a new thread times out N times in pthread_cond_timedwait(US)
 //                                                               -> tid T, waited NS
 //   background MS    a new thread sleeps MS once; answers at once -> tid T
+//   background-cond MS  a new thread waits MS once in pthread_cond_timedwait; answers at once
+//                                                               -> tid T
+//   wake             this thread calls FUTEX_WAKE on a word nobody waits on
 //   join             waits for the background threads
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -162,6 +166,18 @@ int main() {
       });
       while (tid.load() == 0) sched_yield();
       std::printf("tid %d\n", tid.load());
+    } else if (command == "background-cond") {
+      std::atomic<pid_t> tid{0};
+      const int64_t ms = count;
+      background.emplace_back([&tid, ms] {
+        tid = Tid();
+        WaitOnCondvar(1, ms * 1000000);
+      });
+      while (tid.load() == 0) sched_yield();
+      std::printf("tid %d\n", tid.load());
+    } else if (command == "wake") {
+      static uint32_t word = 0;
+      syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
     } else if (command == "join") {
       for (std::thread& thread : background) thread.join();
       background.clear();
