@@ -80,6 +80,16 @@ int snapshot_threads(struct bpf_iter__task *ctx)
 		r->flags |= PPROFD_THREAD_ON_CPU;
 	BPF_CORE_READ_STR_INTO(&r->comm, task, comm);
 	r->kernel_stack_len = bpf_get_task_stack(task, r->kernel_stack, sizeof(r->kernel_stack), 0);
+	r->visit_ns = bpf_ktime_get_ns();
+	r->last_arrival_ns = 0;
+	r->last_slice_ns = 0;
+	if (bpf_core_field_exists(task->sched_info.last_arrival)) {
+		__u64 sum = BPF_CORE_READ(task, se.sum_exec_runtime);
+		__u64 prev = BPF_CORE_READ(task, se.prev_sum_exec_runtime);
+
+		r->last_arrival_ns = BPF_CORE_READ(task, sched_info.last_arrival);
+		r->last_slice_ns = sum > prev ? sum - prev : 0;
+	}
 
 	r->ip = 0;
 	r->sp = 0;

@@ -21,6 +21,14 @@ struct pprofd_thread_record {
 	__u64 ip; /* saved user-mode registers */
 	__u64 sp;
 	__u64 bp;
+	/* For a thread not running, how long it has been off CPU: visit_ns - (last_arrival_ns +
+	 * last_slice_ns). last_arrival_ns: when it last started running on a CPU
+	 * (sched_info.last_arrival, the scheduler's clock, which tracks CLOCK_MONOTONIC; 0 when the
+	 * kernel does not keep it); last_slice_ns: how long it then ran (se.sum_exec_runtime -
+	 * se.prev_sum_exec_runtime); visit_ns: bpf_ktime_get_ns when the iterator saw it. */
+	__u64 last_arrival_ns;
+	__u64 last_slice_ns;
+	__u64 visit_ns;
 	__u32 user_stack_len; /* bytes of user_stack[] that hold data, copied from sp upwards */
 	__s32 kernel_stack_len; /* bytes of kernel_stack[] that hold data, or a negative errno */
 	char comm[16]; /* thread name */

@@ -68,6 +68,22 @@ void AppendDumpFrame(std::string* out, const Frame& frame, FrameSymbolizer& symb
 
 }  // namespace
 
+std::string HumanDuration(uint64_t ns) {
+  char text[48];
+  const uint64_t seconds = ns / 1000000000;
+  if (ns < 1000000000) {
+    std::snprintf(text, sizeof(text), "%.1f ms", static_cast<double>(ns) / 1e6);
+  } else if (seconds < 120) {
+    std::snprintf(text, sizeof(text), "%.2f s", static_cast<double>(ns) / 1e9);
+  } else if (seconds < 7200) {
+    std::snprintf(text, sizeof(text), "%" PRIu64 " min %" PRIu64 " s", seconds / 60, seconds % 60);
+  } else {
+    std::snprintf(text, sizeof(text), "%" PRIu64 " h %" PRIu64 " min", seconds / 3600,
+                  seconds / 60 % 60);
+  }
+  return text;
+}
+
 std::string ThreadStateName(char state) {
   switch (state) {
     case 'R':
@@ -116,6 +132,14 @@ proto::ProfileBuilder BuildThreadProfile(const std::vector<ThreadState>& threads
     labels[2].str = ThreadStateName(thread->state);
     // An empty string would make the builder write a numeric label of 0.
     if (labels[1].str.empty()) labels[1].str = "?";
+    if (thread->off_cpu_ns) {
+      // Numeric with a unit, so that -tagfocus=off_cpu=10s: picks the threads stuck that long.
+      proto::Label off_cpu;
+      off_cpu.key = "off_cpu";
+      off_cpu.num = static_cast<int64_t>(*thread->off_cpu_ns);
+      off_cpu.num_unit = "nanoseconds";
+      labels.push_back(off_cpu);
+    }
     builder.AddSample(ids, {1}, labels);
   }
   return builder;
@@ -163,9 +187,11 @@ std::string ThreadDumpText(const std::vector<ThreadState>& threads, FrameSymboli
   for (const ThreadState* thread : ByTid(threads)) {
     char cpu[48];
     std::snprintf(cpu, sizeof(cpu), "%.2f s CPU", static_cast<double>(thread->cpu_time_ns) / 1e9);
+    std::string off_cpu;
+    if (thread->off_cpu_ns) off_cpu = ", off CPU for " + HumanDuration(*thread->off_cpu_ns);
     out += "\nthread " + std::to_string(thread->tid) + " \"" + OneLine(thread->name) + "\" [" +
-           ThreadStateName(thread->state) + (thread->on_cpu ? ", on CPU" : "") + ", " + cpu +
-           "]:\n";
+           ThreadStateName(thread->state) + (thread->on_cpu ? ", on CPU" : "") + off_cpu + ", " +
+           cpu + "]:\n";
     if (thread->stack.empty()) out += "[no stack]\n";
     for (const Frame& frame : thread->stack) AppendDumpFrame(&out, frame, symbolizer);
   }

@@ -25,12 +25,18 @@ struct ThreadState {
   // Leaf first: kernel frames (where a blocked thread waits), then user frames to the thread's
   // start; a marker frame ends it when unwinding stopped early.
   Stack stack;
+  // For a thread not running: how long since it last left a CPU (sleeping, stopped); unknown for
+  // running threads and where the kernel does not say.
+  std::optional<uint64_t> off_cpu_ns;
 };
 
 struct ThreadProfileMeta {
   int64_t time_wall_ns = 0;
   std::vector<std::string> comments;  // method, how many threads, lost records, ...
 };
+
+// "850.0 ms", "12.34 s", "5 min 12 s", "3 h 7 min": a duration for people to read.
+std::string HumanDuration(uint64_t ns);
 
 // "sleeping", "running", "disk sleep", ...: the words ps and /proc/PID/status use; P is
 // "parked"; any other letter c gives "unknown (c)".

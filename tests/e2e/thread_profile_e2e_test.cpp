@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -190,6 +191,55 @@ TEST_CASE("/threads shows every thread where it waits, up to its start, without 
   }
   CHECK(traces.out.find("WaitInEpoll") != std::string::npos);
   CHECK(traces.out.find("ReadFromPipe") != std::string::npos);
+}
+
+TEST_CASE("/threads tells how long each waiting thread has been off CPU") {
+  BlockedThreads workload;
+  REQUIRE(workload.WaitReady());
+  Agent agent(workload.pid());
+  REQUIRE(agent.listening());
+  // Old enough that threads waiting since the start stand apart from the short sleepers.
+  std::this_thread::sleep_for(seconds(2));
+  const WorkloadStats before = workload.Stats();
+  RawProfile profile;
+  REQUIRE(FetchRaw(agent.Url("/debug/pprof/threads"), &profile));
+  const WorkloadStats after = workload.Stats();
+
+  auto off_cpu_ns = [&](const std::string& name) -> int64_t {
+    const RawSample* sample = ThreadSample(profile, name);
+    REQUIRE(sample != nullptr);
+    auto it = sample->labels.find("off_cpu");
+    return it == sample->labels.end() ? -1 : std::atoll(it->second.c_str());
+  };
+  // Waiting since the workload's first second: about its age. The ready line comes once every
+  // thread is in place, which takes well under a second.
+  for (const char* name : {"cond-waiter", "pipe-reader", "epoll-waiter"}) {
+    INFO(name << " off CPU " << off_cpu_ns(name) << " ns; workload age " << before.uptime_ns
+              << " to " << after.uptime_ns << " ns");
+    CHECK(off_cpu_ns(name) >= before.uptime_ns - 1'000'000'000);
+    CHECK(off_cpu_ns(name) <= after.uptime_ns);
+  }
+  // Sleeps of 50 ms; a lock held 100 ms at a time.
+  CHECK(off_cpu_ns("nanosleeper") >= 0);
+  CHECK(off_cpu_ns("nanosleeper") < 500'000'000);
+  CHECK(off_cpu_ns("lock-waiter") >= 0);
+  CHECK(off_cpu_ns("lock-waiter") < 500'000'000);
+  // A running thread has no such figure.
+  CHECK(off_cpu_ns("spinner") == -1);
+
+  // As a user asks it: which threads have been stuck for over a second?
+  CommandResult stuck =
+      GoPprof({"-traces", "-tagfocus=off_cpu=1s:"}, agent.Url("/debug/pprof/threads"));
+  INFO(stuck.out);
+  for (const char* name : {"cond-waiter", "pipe-reader", "epoll-waiter"}) {
+    CHECK(stuck.out.find(name) != std::string::npos);
+  }
+  for (const char* name : {"nanosleeper", "spinner", "lock-waiter"}) {
+    CHECK(stuck.out.find(name) == std::string::npos);
+  }
+  CommandResult dump = Curl({agent.Url("/debug/pprof/threads?debug=2")});
+  CHECK(std::regex_search(BodyOf(dump.out),
+                          std::regex(R"("cond-waiter" \[sleeping, off CPU for \d+\.\d\d s, )")));
 }
 
 TEST_CASE("/goroutine answers the thread snapshot, debug=1 groups, debug=2 dumps every thread") {

@@ -88,11 +88,16 @@ struct Workload {
     truncated = Frame{kMarkerModule, static_cast<uint64_t>(Marker::kUnwindTruncated)};
 
     // Not in tid order: the writers sort.
-    threads.push_back({300, "main", 'S', false, 2'000'000'000, {schedule, futex, wait, main}});
-    threads.push_back({102, "worker", 'S', false, 10'000'000, {schedule, worker, main}});
-    threads.push_back({200, "busy", 'R', true, 1'250'000'000, {inlined, main, truncated}});
-    threads.push_back({101, "worker", 'S', false, 20'000'000, {schedule, worker, main}});
-    threads.push_back({400, "odd", 'D', false, 0, {libz, main}});
+    // The last field: how long the thread has been off CPU, where known.
+    threads.push_back(
+        {300, "main", 'S', false, 2'000'000'000, {schedule, futex, wait, main}, 12'340'000'000});
+    threads.push_back(
+        {102, "worker", 'S', false, 10'000'000, {schedule, worker, main}, std::nullopt});
+    threads.push_back(
+        {200, "busy", 'R', true, 1'250'000'000, {inlined, main, truncated}, std::nullopt});
+    threads.push_back(
+        {101, "worker", 'S', false, 20'000'000, {schedule, worker, main}, 850'000'000});
+    threads.push_back({400, "odd", 'D', false, 0, {libz, main}, std::nullopt});
   }
 
   Frame wait, worker, main, inlined, libz, schedule, futex, truncated;
@@ -158,6 +163,18 @@ TEST_CASE("Thread state names are those of ps and /proc/PID/status") {
   CHECK(ThreadStateName('?') == "unknown (?)");
 }
 
+TEST_CASE("Durations read as people write them") {
+  CHECK(HumanDuration(0) == "0.0 ms");
+  CHECK(HumanDuration(17'740'000) == "17.7 ms");
+  CHECK(HumanDuration(999'940'000) == "999.9 ms");
+  CHECK(HumanDuration(1'000'000'000) == "1.00 s");
+  CHECK(HumanDuration(119'994'000'000) == "119.99 s");
+  CHECK(HumanDuration(120'000'000'000) == "2 min 0 s");
+  CHECK(HumanDuration(312'900'000'000) == "5 min 12 s");
+  CHECK(HumanDuration(7'199'000'000'000) == "119 min 59 s");
+  CHECK(HumanDuration(11'220'000'000'000) == "3 h 7 min");
+}
+
 TEST_CASE("Thread profile: one sample per thread with its labels, kernel frames on top") {
   ThisProcess process(kKallsyms);
   Workload workload(process);
@@ -195,16 +212,25 @@ TEST_CASE("Thread profile: one sample per thread with its labels, kernel frames 
     CHECK(sample.value(0) == 1);
     std::map<std::string, std::string> strings;
     std::map<std::string, int64_t> numbers;
+    std::map<std::string, std::string> units;
     for (const auto& label : sample.label()) {
       const std::string& key = profile.string_table(label.key());
       if (label.str() != 0) {
         strings[key] = profile.string_table(label.str());
       } else {
-        CHECK(label.num_unit() == 0);
         numbers[key] = label.num();
+        units[key] = profile.string_table(label.num_unit());
       }
     }
-    CHECK(numbers == std::map<std::string, int64_t>{{"thread_id", std::get<0>(expected[i])}});
+    // How long a thread has been off CPU, where known: numeric, in nanoseconds.
+    std::map<std::string, int64_t> expected_numbers = {{"thread_id", std::get<0>(expected[i])}};
+    std::map<std::string, std::string> expected_units = {{"thread_id", ""}};
+    if (std::get<0>(expected[i]) == 101 || std::get<0>(expected[i]) == 300) {
+      expected_numbers["off_cpu"] = std::get<0>(expected[i]) == 101 ? 850'000'000 : 12'340'000'000;
+      expected_units["off_cpu"] = "nanoseconds";
+    }
+    CHECK(numbers == expected_numbers);
+    CHECK(units == expected_units);
     CHECK(strings == std::map<std::string, std::string>{{"thread_name", std::get<1>(expected[i])},
                                                         {"state", std::get<2>(expected[i])}});
   }
@@ -318,16 +344,17 @@ TEST_CASE("Thread dump: Go's goroutine?debug=2 form, one block per thread in tid
     INFO(block);
     return std::regex_match(block + "\n", std::regex(pattern));
   };
-  CHECK(matches(blocks[0], R"(thread 101 "worker" \[sleeping, 0\.02 s CPU\]:\n)"
-                           R"(schedule \[kernel\]\n)"
-                           R"(ThreadTestWorker\n)" +
-                               file_line + R"(ThreadTestMain\n)" + file_line));
+  CHECK(matches(blocks[0],
+                R"(thread 101 "worker" \[sleeping, off CPU for 850\.0 ms, 0\.02 s CPU\]:\n)"
+                R"(schedule \[kernel\]\n)"
+                R"(ThreadTestWorker\n)" +
+                    file_line + R"(ThreadTestMain\n)" + file_line));
   CHECK(blocks[1].rfind("thread 102 \"worker\" [sleeping, 0.01 s CPU]:\n", 0) == 0);
   CHECK(matches(blocks[2], R"(thread 200 "busy" \[running, on CPU, 1\.25 s CPU\]:\n)"
                            R"(ThreadTestInlined \(inlined\)\n)" +
                                file_line + R"(ThreadTestOuter\n)" + file_line +
                                R"(ThreadTestMain\n)" + file_line + R"(\[unwind: truncated\]\n)"));
-  CHECK(matches(blocks[3], R"(thread 300 "main" \[sleeping, 2\.00 s CPU\]:\n)"
+  CHECK(matches(blocks[3], R"(thread 300 "main" \[sleeping, off CPU for 12\.34 s, 2\.00 s CPU\]:\n)"
                            R"(schedule \[kernel\]\n)"
                            R"(futex_wait_queue \[kernel\]\n)"
                            R"(ThreadTestWait\n)" +
@@ -347,7 +374,8 @@ TEST_CASE("Thread dump: Go's goroutine?debug=2 form, one block per thread in tid
         process.FrameAt(reinterpret_cast<const char*>(::getauxval(AT_SYSINFO_EHDR)) + 0x10);
     const auto& lines = process.symbolizer.Lines(header);
     REQUIRE(lines.size() == 1);
-    ThreadState thread{8, "jit", 'S', false, 0, {Frame{kUnknownModule, 0x7000dead}, header}};
+    ThreadState thread{
+        8, "jit", 'S', false, 0, {Frame{kUnknownModule, 0x7000dead}, header}, std::nullopt};
     CHECK(ThreadDumpText({thread}, process.symbolizer, ThreadProfileMeta{}) ==
           "# pprofd\n\nthread 8 \"jit\" [sleeping, 0.00 s CPU]:\n0x7000dead\n\t[no mapping]\n" +
               lines[0].function + "\n");
@@ -355,7 +383,7 @@ TEST_CASE("Thread dump: Go's goroutine?debug=2 form, one block per thread in tid
   }
 
   SECTION("a thread without frames says so") {
-    ThreadState empty{7, "kthread", 'I', false, 0, {}};
+    ThreadState empty{7, "kthread", 'I', false, 0, {}, std::nullopt};
     CHECK(ThreadDumpText({empty}, process.symbolizer, ThreadProfileMeta{}) ==
           "# pprofd\n\nthread 7 \"kthread\" [idle, 0.00 s CPU]:\n[no stack]\n");
   }
@@ -428,6 +456,16 @@ TEST_CASE("go tool pprof reads the thread profiles", "[go]") {
     CHECK(Contains(tags.output, "): disk sleep"));
     CHECK(std::regex_search(tags.output, std::regex(R"(thread_id: Total 5)")));
     CHECK(std::regex_search(tags.output, std::regex(R"(1\.0 \(20\.00%\): 300)")));
+  }
+
+  SECTION("-tagfocus on off_cpu picks the threads off CPU at least that long") {
+    testing::CommandResult stuck = go.Pprof("-traces -tagfocus=off_cpu=10s:", profile_file);
+    INFO(stuck.output);
+    REQUIRE(stuck.exit_code == 0);
+    CHECK(std::regex_search(stuck.output, std::regex(R"(thread_id: +300\n)")));
+    CHECK(std::regex_search(stuck.output, std::regex(R"(off_cpu: +12\.34s\n)")));
+    CHECK_FALSE(std::regex_search(stuck.output, std::regex(R"(thread_id: +101\n)")));
+    CHECK_FALSE(std::regex_search(stuck.output, std::regex(R"(thread_id: +200\n)")));
   }
 
   SECTION("-tagfocus selects threads by numeric id") {
