@@ -322,28 +322,43 @@ TEST_CASE("Detach closes every link and stops recording", "[offcpu][bpf]") {
   CHECK(testing::CountBpfLinkFds() == links_before);
 }
 
-TEST_CASE("SeedWaits and WaitsInProgress of the block kind", "[offcpu][bpf]") {
+namespace {
+
+// One kind's window edges: a thread already waiting when the window opens (seeded) and one that
+// starts waiting after (seen by BPF), each in a background thread of the target.
+struct SeedCase {
+  OffCpuKind kind;
+  uint32_t record_kind;
+  std::string background_command;  // starts one wait of the given milliseconds
+  void (*wait_until_waiting)(pid_t, int64_t);
+  std::string waiting_function;  // the frame the wait's stack must show
+};
+
+void CheckSeedsAndWaitsInProgress(const SeedCase& c) {
   OffCpuTarget target;
   auto sampler = MustCreate(target.pid());
-  // Asleep before the window opens: no switch-out will be seen.
-  const int64_t early = Field(target.Command("background 400"), "tid");
-  WaitUntilAsleep(target.pid(), early);
-  REQUIRE(sampler->Attach(OffCpuKind::kBlock, 1).ok());
+  // Waiting before the window opens: no switch-out or futex entry will be seen.
+  const int64_t early = Field(target.Command(c.background_command + " 400"), "tid");
+  c.wait_until_waiting(target.pid(), early);
+  REQUIRE(sampler->Attach(c.kind, 1).ok());
   const uint64_t window_start = static_cast<uint64_t>(testing::MonotonicNs());
-  // Asleep after: its switch-out is seen.
-  const int64_t late = Field(target.Command("background 300"), "tid");
-  WaitUntilAsleep(target.pid(), late);
+  // Waiting after: its start is seen.
+  const int64_t late = Field(target.Command(c.background_command + " 300"), "tid");
+  c.wait_until_waiting(target.pid(), late);
 
-  auto since_of = [&](int64_t tid) { return WaitingSince(*sampler, OffCpuKind::kBlock, tid); };
+  auto since_of = [&](int64_t tid) { return WaitingSince(*sampler, c.kind, tid); };
   CHECK_FALSE(since_of(early).has_value());
   std::optional<uint64_t> late_since = since_of(late);
   REQUIRE(late_since.has_value());
   CHECK(*late_since >= window_start);
+  // The other kind is not attached: its fields stay out of this.
+  const OffCpuKind other = c.kind == OffCpuKind::kBlock ? OffCpuKind::kMutex : OffCpuKind::kBlock;
+  CHECK(sampler->WaitsInProgress(other).empty());
 
   const pid_t seeds[] = {static_cast<pid_t>(early), static_cast<pid_t>(late)};
-  sampler->SeedWaits(OffCpuKind::kBlock, seeds, window_start);
+  sampler->SeedWaits(c.kind, seeds, window_start);
   CHECK(since_of(early) == window_start);
-  CHECK(since_of(late) == late_since);  // a seen switch-out wins over the seed
+  CHECK(since_of(late) == late_since);  // a start seen by BPF wins over the seed
 
   target.Command("join");
   const uint64_t joined = static_cast<uint64_t>(testing::MonotonicNs());
@@ -351,72 +366,37 @@ TEST_CASE("SeedWaits and WaitsInProgress of the block kind", "[offcpu][bpf]") {
   CHECK_FALSE(since_of(early).has_value());
   CHECK_FALSE(since_of(late).has_value());
 
-  std::vector<Record> early_records = Of(all, early, PPROFD_OFFCPU_BLOCK);
+  std::vector<Record> early_records = Of(all, early, c.record_kind);
   REQUIRE(early_records.size() >= 1);
   const Record& seeded = early_records.front();
-  CHECK((seeded.flags & PPROFD_OFFCPU_SEEDED) != 0);
   CHECK(seeded.delay_ns == seeded.end_ns - window_start);
   CHECK(seeded.end_ns <= joined);
   testing::StackNames names(target.pid());
   {
     std::vector<std::string> user = names.Functions(seeded, false);
     INFO(JoinNames(user));
-    CHECK(AnyNameContains(user, "LongSleep"));
+    CHECK(AnyNameContains(user, c.waiting_function));
   }
-
-  std::vector<Record> late_records = Of(all, late, PPROFD_OFFCPU_BLOCK);
+  std::vector<Record> late_records = Of(all, late, c.record_kind);
   REQUIRE(late_records.size() >= 1);
-  CHECK((late_records.front().flags & PPROFD_OFFCPU_SEEDED) == 0);
   CHECK(late_records.front().delay_ns >= 290'000'000);
   CHECK(late_records.front().end_ns - late_records.front().delay_ns == *late_since);
+  if (c.kind == OffCpuKind::kBlock) {
+    CHECK((seeded.flags & PPROFD_OFFCPU_SEEDED) != 0);
+    CHECK((late_records.front().flags & PPROFD_OFFCPU_SEEDED) == 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("SeedWaits and WaitsInProgress of the block kind", "[offcpu][bpf]") {
+  CheckSeedsAndWaitsInProgress(
+      {OffCpuKind::kBlock, PPROFD_OFFCPU_BLOCK, "background", WaitUntilAsleep, "LongSleep"});
 }
 
 TEST_CASE("SeedWaits and WaitsInProgress of the mutex kind", "[offcpu][bpf]") {
-  OffCpuTarget target;
-  auto sampler = MustCreate(target.pid());
-  // In a futex wait before the window opens: no futex entry will be seen.
-  const int64_t early = Field(target.Command("background-cond 400"), "tid");
-  WaitUntilInFutexWait(target.pid(), early);
-  REQUIRE(sampler->Attach(OffCpuKind::kMutex, 1).ok());
-  const uint64_t window_start = static_cast<uint64_t>(testing::MonotonicNs());
-  // In a futex wait after: its entry is seen.
-  const int64_t late = Field(target.Command("background-cond 300"), "tid");
-  WaitUntilInFutexWait(target.pid(), late);
-
-  auto since_of = [&](int64_t tid) { return WaitingSince(*sampler, OffCpuKind::kMutex, tid); };
-  CHECK_FALSE(since_of(early).has_value());
-  std::optional<uint64_t> late_since = since_of(late);
-  REQUIRE(late_since.has_value());
-  CHECK(*late_since >= window_start);
-  // The block kind is not attached: its fields stay out of this.
-  CHECK(sampler->WaitsInProgress(OffCpuKind::kBlock).empty());
-
-  const pid_t seeds[] = {static_cast<pid_t>(early), static_cast<pid_t>(late)};
-  sampler->SeedWaits(OffCpuKind::kMutex, seeds, window_start);
-  CHECK(since_of(early) == window_start);
-  CHECK(since_of(late) == late_since);  // a seen futex entry wins over the seed
-
-  target.Command("join");
-  const uint64_t joined = static_cast<uint64_t>(testing::MonotonicNs());
-  std::vector<Record> all = testing::DrainAll(*sampler);
-  CHECK_FALSE(since_of(early).has_value());
-  CHECK_FALSE(since_of(late).has_value());
-
-  std::vector<Record> early_records = Of(all, early, PPROFD_OFFCPU_MUTEX);
-  REQUIRE(early_records.size() >= 1);
-  const Record& seeded = early_records.front();
-  CHECK(seeded.delay_ns == seeded.end_ns - window_start);
-  CHECK(seeded.end_ns <= joined);
-  testing::StackNames names(target.pid());
-  {
-    std::vector<std::string> user = names.Functions(seeded, false);
-    INFO(JoinNames(user));
-    CHECK(AnyNameContains(user, "WaitOnCondvar"));
-  }
-  std::vector<Record> late_records = Of(all, late, PPROFD_OFFCPU_MUTEX);
-  REQUIRE(late_records.size() >= 1);
-  CHECK(late_records.front().delay_ns >= 290'000'000);
-  CHECK(late_records.front().end_ns - late_records.front().delay_ns == *late_since);
+  CheckSeedsAndWaitsInProgress({OffCpuKind::kMutex, PPROFD_OFFCPU_MUTEX, "background-cond",
+                                WaitUntilInFutexWait, "WaitOnCondvar"});
 }
 
 TEST_CASE("A mutex seed of a thread that was not waiting ends at its next futex call",
