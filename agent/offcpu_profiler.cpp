@@ -186,9 +186,12 @@ void OffCpuProfiler::AddWaitsInProgress(Window& window, int64_t end_mono_ns) {
   std::vector<sampling::WaitInProgress> waits = setup_.sampler->WaitsInProgress(window.kind);
   if (waits.empty()) return;
   // A seed given to a thread that stopped waiting just before it stays until the thread's next
-  // switch-out or futex call: only threads waiting now count.
-  const std::set<pid_t> waiting = WaitingThreads(pid_, window.kind);
-  std::erase_if(waits, [&](const auto& wait) { return !waiting.count(wait.tid); });
+  // switch-out or futex call: a seeded wait counts only if /proc shows the thread waiting now.
+  // Waits BPF saw begin are trusted: a thread woken but still on a run queue is not asleep in
+  // /proc, yet its block event runs until it is back on a CPU.
+  std::erase_if(waits, [&](const sampling::WaitInProgress& wait) {
+    return wait.seeded && !IsWaiting(pid_, wait.tid, window.kind);
+  });
   if (waits.empty()) return;
   auto snapshot = threads_->Take();
   if (!snapshot.ok()) {

@@ -27,7 +27,7 @@ enum pprofd_offcpu_stat {
 /* flags */
 #define PPROFD_OFFCPU_USER_STACK_PARTIAL 0x1 /* the copy stopped at the end of the mapped stack */
 #define PPROFD_OFFCPU_NO_USER_STACK 0x2 /* registers of the wait, but no stack copy (see above) */
-#define PPROFD_OFFCPU_SEEDED 0x4 /* block: began at a SeedWaits time, not at a switch-out */
+#define PPROFD_OFFCPU_SEEDED 0x4 /* began at a SeedWaits time, not at a switch-out or futex entry */
 
 struct pprofd_offcpu_event {
 	__u32 kind; /* enum pprofd_offcpu_kind */
@@ -54,9 +54,9 @@ struct pprofd_offcpu_task_state {
 	__u64 block_since_ns; /* bpf_ktime_get_ns at the switch-out (or seeded); 0: not blocked */
 	__u32 block_flags; /* PPROFD_OFFCPU_SEEDED */
 	__u32 block_generation;
-	__u64 futex_since_ns; /* entry of a futex wait under way; 0: none */
+	__u64 futex_since_ns; /* entry of a futex wait under way (or seeded); 0: none */
 	__u32 futex_generation;
-	__u32 reserved;
+	__u32 futex_flags; /* PPROFD_OFFCPU_SEEDED */
 };
 
 #endif

@@ -413,6 +413,7 @@ static __always_inline void futex_wait_enter(void)
 		return;
 	st->futex_since_ns = bpf_ktime_get_ns();
 	st->futex_generation = generation[PPROFD_OFFCPU_MUTEX];
+	st->futex_flags = 0;
 }
 
 /* Any other futex call (a wake): the thread is not waiting, so a seed user space gave it at a

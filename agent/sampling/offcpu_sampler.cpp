@@ -227,10 +227,13 @@ namespace {
 struct WaitFields {
   __u64* since_ns;
   __u32* generation;
+  __u32* flags;
 };
 WaitFields FieldsOf(OffCpuKind kind, pprofd_offcpu_task_state& state) {
-  if (kind == OffCpuKind::kBlock) return {&state.block_since_ns, &state.block_generation};
-  return {&state.futex_since_ns, &state.futex_generation};
+  if (kind == OffCpuKind::kBlock) {
+    return {&state.block_since_ns, &state.block_generation, &state.block_flags};
+  }
+  return {&state.futex_since_ns, &state.futex_generation, &state.futex_flags};
 }
 
 }  // namespace
@@ -253,7 +256,7 @@ void OffCpuSampler::SeedWaits(OffCpuKind kind, std::span<const pid_t> tids, uint
     }
     *fields.since_ns = since_ns;
     *fields.generation = generation;
-    if (kind == OffCpuKind::kBlock) state.block_flags = PPROFD_OFFCPU_SEEDED;
+    *fields.flags = PPROFD_OFFCPU_SEEDED;
     // The other kind's fields go back as they were read: BPF_ANY replaces the whole value, and
     // a program updating them in between loses at most that one update.
     if (bpf_map_update_elem(fd, &key, &state, BPF_ANY) != 0 && errno != ESRCH) {
@@ -282,7 +285,8 @@ std::vector<WaitInProgress> OffCpuSampler::WaitsInProgress(OffCpuKind kind) cons
     if (bpf_map_lookup_elem(fd, &key, &state) != 0) continue;  // never waited while attached
     WaitFields fields = FieldsOf(kind, state);
     if (*fields.since_ns == 0 || *fields.generation != generation) continue;
-    result.push_back(WaitInProgress{tid, *fields.since_ns});
+    result.push_back(
+        WaitInProgress{tid, *fields.since_ns, (*fields.flags & PPROFD_OFFCPU_SEEDED) != 0});
   }
   ::closedir(dir);
   return result;

@@ -40,6 +40,7 @@ struct RawOffCpuEvent {
 struct WaitInProgress {
   pid_t tid = 0;
   uint64_t since_ns = 0;  // CLOCK_MONOTONIC (bpf_ktime_get_ns)
+  bool seeded = false;    // began at a SeedWaits time: the thread may have stopped waiting since
 };
 
 // Counters per kind since load; what each one counts is documented where it is defined.
@@ -72,8 +73,8 @@ class OffCpuSampler {
   // threads that are waiting: asleep (state S or D) for the block kind, since a seeded thread
   // waiting on a run queue would count that wait at its switch-in; inside a futex wait for the
   // mutex kind. A seed of a thread that was not waiting after all is forgotten at its next
-  // switch-out (block) or futex call (mutex); until then WaitsInProgress still lists it, so
-  // callers check each thread again. Block records of seeded events carry
+  // switch-out (block) or futex call (mutex); until then WaitsInProgress still lists it, marked
+  // seeded, for callers to check again. Block records of seeded events carry
   // PPROFD_OFFCPU_SEEDED. Does nothing unless `kind` is attached (Detach forgets seeds). Needs
   // thread pidfds (PIDFD_THREAD, Linux 6.9); threads that exited are skipped.
   void SeedWaits(OffCpuKind kind, std::span<const pid_t> tids, uint64_t since_ns);

@@ -359,6 +359,11 @@ void CheckSeedsAndWaitsInProgress(const SeedCase& c) {
   sampler->SeedWaits(c.kind, seeds, window_start);
   CHECK(since_of(early) == window_start);
   CHECK(since_of(late) == late_since);  // a start seen by BPF wins over the seed
+  // Seeds are marked, for the agent to check them against /proc at the window's end.
+  for (const WaitInProgress& wait : sampler->WaitsInProgress(c.kind)) {
+    if (wait.tid == early) CHECK(wait.seeded);
+    if (wait.tid == late) CHECK_FALSE(wait.seeded);
+  }
 
   target.Command("join");
   const uint64_t joined = static_cast<uint64_t>(testing::MonotonicNs());
