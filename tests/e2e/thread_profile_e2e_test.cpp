@@ -219,10 +219,9 @@ TEST_CASE("/threads tells how long each waiting thread has been off CPU") {
     CHECK(off_cpu_ns(name) >= before.uptime_ns - 1'000'000'000);
     CHECK(off_cpu_ns(name) <= after.uptime_ns);
   }
-  // Sleeps of 50 ms; a lock held 100 ms at a time.
-  CHECK(off_cpu_ns("nanosleeper") >= 0);
+  // Sleeps of 50 ms; a lock held 100 ms at a time. (Either may be caught in the microseconds it
+  // runs between waits, with no figure then: -1.)
   CHECK(off_cpu_ns("nanosleeper") < 500'000'000);
-  CHECK(off_cpu_ns("lock-waiter") >= 0);
   CHECK(off_cpu_ns("lock-waiter") < 500'000'000);
   // A running thread has no such figure.
   CHECK(off_cpu_ns("spinner") == -1);
