@@ -1,13 +1,11 @@
 #include "tests/offcpu/offcpu_test_support.h"
 
-#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 
 namespace pprofd::sampling::testing {
 namespace {
@@ -50,25 +48,6 @@ std::vector<Record> DrainAll(OffCpuSampler& sampler) {
   while (sampler.Drain(on_event) > 0) {
   }
   return records;
-}
-
-int CountBpfLinkFds() {
-  int count = 0;
-  DIR* dir = opendir("/proc/self/fdinfo");
-  if (dir == nullptr) Fail("opendir /proc/self/fdinfo");
-  while (dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] == '.') continue;
-    std::ifstream info(std::string("/proc/self/fdinfo/") + entry->d_name);
-    std::string line;
-    while (std::getline(info, line)) {
-      if (line.rfind("link_type:", 0) == 0) {
-        ++count;
-        break;
-      }
-    }
-  }
-  closedir(dir);
-  return count;
 }
 
 int64_t MonotonicNs() {

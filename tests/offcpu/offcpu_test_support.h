@@ -19,6 +19,7 @@
 #include "symbolizer/elf_cache.h"
 #include "symbolizer/kallsyms.h"
 #include "symbolizer/unwinder.h"
+#include "tests/support/bpf_links.h"
 #include "tests/support/command_child.h"
 #include "tests/support/function_names.h"
 
@@ -49,8 +50,7 @@ struct Record {
 // Everything waiting in the sampler's ring.
 std::vector<Record> DrainAll(OffCpuSampler& sampler);
 
-// Counts this process's open BPF link fds (from /proc/self/fdinfo).
-int CountBpfLinkFds();
+using pprofd::testing::CountBpfLinkFds;  // tests/support/bpf_links.h
 
 int64_t MonotonicNs();
 

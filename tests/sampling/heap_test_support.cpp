@@ -1,6 +1,5 @@
 #include "tests/sampling/heap_test_support.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -153,25 +152,6 @@ AllocatorLocation LocateGlibcAllocator(pid_t pid) {
     location.probes.push_back(AllocatorProbe{FnByName(name), offset});
   }
   return location;
-}
-
-int CountBpfLinkFds() {
-  int count = 0;
-  DIR* dir = opendir("/proc/self/fdinfo");
-  if (dir == nullptr) Fail("opendir /proc/self/fdinfo");
-  while (dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] == '.') continue;
-    std::ifstream info(std::string("/proc/self/fdinfo/") + entry->d_name);
-    std::string line;
-    while (std::getline(info, line)) {
-      if (line.rfind("link_type:", 0) == 0) {
-        ++count;
-        break;
-      }
-    }
-  }
-  closedir(dir);
-  return count;
 }
 
 }  // namespace pprofd::sampling::testing

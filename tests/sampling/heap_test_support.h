@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent/sampling/heap_sampler.h"
+#include "tests/support/bpf_links.h"
 #include "tests/support/command_child.h"
 
 namespace pprofd::sampling::testing {
@@ -47,7 +48,6 @@ AllocatorLocation LocateGlibcAllocator(pid_t pid);
 // fn name ("malloc", ...) -> enum value.
 pprofd_alloc_fn FnByName(const std::string& name);
 
-// Counts this process's open BPF link fds (from /proc/self/fdinfo).
-int CountBpfLinkFds();
+using pprofd::testing::CountBpfLinkFds;  // tests/support/bpf_links.h
 
 }  // namespace pprofd::sampling::testing
