@@ -105,7 +105,7 @@ Status AddressSpace::Refresh() {
     }
     if (elf) {
       // The vdso's file offsets are offsets in the image we copied, which starts at entry.start.
-      std::optional<uint64_t> vaddr = elf->FileOffsetToVaddr(entry.file_offset);
+      std::optional<uint64_t> vaddr = elf->ExecutableOffsetToVaddr(entry.file_offset);
       if (vaddr) {
         mapping.elf = std::move(elf);
         mapping.vaddr_at_start = *vaddr;

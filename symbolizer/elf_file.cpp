@@ -19,6 +19,7 @@ struct LoadSegment {
   uint64_t offset = 0;
   uint64_t file_size = 0;
   uint64_t vaddr = 0;
+  bool executable = false;
 };
 
 uint64_t PageSize() {
@@ -103,7 +104,8 @@ StatusOr<std::shared_ptr<ElfFile>> ElfFile::Open(const std::string& path, const 
     for (size_t i = 0; i < phnum; ++i) {
       GElf_Phdr phdr;
       if (gelf_getphdr(elf, static_cast<int>(i), &phdr) != nullptr && phdr.p_type == PT_LOAD) {
-        impl.segments.push_back(LoadSegment{phdr.p_offset, phdr.p_filesz, phdr.p_vaddr});
+        impl.segments.push_back(
+            LoadSegment{phdr.p_offset, phdr.p_filesz, phdr.p_vaddr, (phdr.p_flags & PF_X) != 0});
       }
     }
   }
@@ -125,22 +127,26 @@ StatusOr<std::shared_ptr<ElfFile>> ElfFile::Open(const std::string& path, const 
   return file;
 }
 
-std::optional<uint64_t> ElfFile::FileOffsetToVaddr(uint64_t file_offset) const {
-  const auto& segments = impl_->segments;
-  for (const LoadSegment& s : segments) {
-    if (file_offset >= s.offset && file_offset - s.offset < s.file_size) {
-      return file_offset - s.offset + s.vaddr;
+std::optional<uint64_t> ElfFile::ExecutableOffsetToVaddr(uint64_t file_offset) const {
+  // The kernel maps each PT_LOAD from its page-aligned offset, so a mapping may start in the page
+  // before its segment's p_offset. With GNU ld that page belongs to no other segment, but lld and
+  // mold pack segments tightly in the file while placing them on separate pages in memory
+  // (p_vaddr - p_offset differs between segments): the page then also lies inside the previous,
+  // read-only segment, whose translation is off by a page. So among the segments the offset can
+  // belong to, take an executable one, then the one starting last (the one the page-aligned
+  // mapping was made for).
+  const uint64_t page_mask = ~(PageSize() - 1);
+  const LoadSegment* best = nullptr;
+  for (const LoadSegment& s : impl_->segments) {
+    if (file_offset < (s.offset & page_mask) || file_offset >= s.offset + s.file_size) continue;
+    if (best == nullptr) {
+      best = &s;
+      continue;
     }
+    if (s.executable != best->executable ? s.executable : s.offset > best->offset) best = &s;
   }
-  // Mappings start at page boundaries, so a mapping's offset may lie in the page before its
-  // segment's p_offset; the mapping still maps that segment.
-  uint64_t page_mask = ~(PageSize() - 1);
-  for (const LoadSegment& s : segments) {
-    if (file_offset >= (s.offset & page_mask) && file_offset < s.offset + s.file_size) {
-      return file_offset - s.offset + s.vaddr;
-    }
-  }
-  return std::nullopt;
+  if (best == nullptr) return std::nullopt;
+  return file_offset - best->offset + best->vaddr;
 }
 
 // GCC gives static C++ functions no DW_AT_linkage_name, though the symbol table has their mangled

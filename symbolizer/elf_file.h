@@ -44,9 +44,10 @@ class ElfFile {
   // True for ET_DYN (PIE executables and shared libraries).
   bool is_position_independent() const { return position_independent_; }
 
-  // Translates an offset in the file (as /proc/PID/maps gives it) to the link-time virtual address,
-  // through the PT_LOAD segment that contains it. nullopt when no segment does.
-  std::optional<uint64_t> FileOffsetToVaddr(uint64_t file_offset) const;
+  // Translates the file offset of an executable mapping (as /proc/PID/maps gives it) to the
+  // link-time virtual address, through the executable PT_LOAD segment that mapping maps. nullopt
+  // when no segment contains the offset.
+  std::optional<uint64_t> ExecutableOffsetToVaddr(uint64_t file_offset) const;
 
   // Call-frame information, each null when absent. eh_frame comes from the file itself,
   // debug_frame from the file or its separate debug file. The first debug_frame_cfi() call opens

@@ -141,15 +141,39 @@ TEST_CASE("ElfFile maps file offsets to link-time addresses", "[elf_file]") {
         found = true;
         REQUIRE(segment.executable);
         uint64_t offset = outer - segment.vaddr + segment.offset;
-        CHECK(file->FileOffsetToVaddr(offset) == outer);
+        CHECK(file->ExecutableOffsetToVaddr(offset) == outer);
         // As /proc/PID/maps shows it: the page-aligned start of the segment.
         uint64_t aligned = segment.offset & ~uint64_t{0xfff};
-        CHECK(file->FileOffsetToVaddr(aligned) == segment.vaddr - (segment.offset - aligned));
+        CHECK(file->ExecutableOffsetToVaddr(aligned) == segment.vaddr - (segment.offset - aligned));
       }
       REQUIRE(found);
-      CHECK_FALSE(file->FileOffsetToVaddr(uint64_t{1} << 40).has_value());
+      CHECK_FALSE(file->ExecutableOffsetToVaddr(uint64_t{1} << 40).has_value());
     }
   }
+}
+
+TEST_CASE("ElfFile translates an lld layout through the executable segment", "[elf_file]") {
+  // A golden lld-linked ELF (tests/symbolizer/golden/lld_layout.c says how it was built): its
+  // R E segment has p_offset 0x650 and p_vaddr 0x1650, so its mapping starts at file offset 0,
+  // which the read-only segment (p_offset 0, p_vaddr 0) holds too.
+  const std::string path = SYM_GOLDEN_DIR "/lld_layout.elf";
+  auto file = OpenOrFail(path);
+  auto vaddr_at_start = file->ExecutableOffsetToVaddr(0);
+  REQUIRE(vaddr_at_start.has_value());
+  CHECK(*vaddr_at_start == 0x1000u);
+
+  // As the target would see it, loaded at 0x555555554000: first_function at ELF address 0x1740
+  // lies in the executable mapping that starts at 0x555555555000 with offset 0.
+  const uint64_t mapping_start = 0x555555555000;
+  const uint64_t vaddr = mapping_start + 0x740 - mapping_start + *vaddr_at_start;
+  CHECK(vaddr == SymbolAddress(path, "first_function"));
+  auto frames = file->Symbolize(vaddr);
+  REQUIRE(frames.size() == 1);
+  CHECK(frames[0].function == "first_function");
+  CHECK(frames[0].file.ends_with("lld_layout.c"));
+  CHECK(frames[0].line == 10);
+  // A page lower, where the read-only segment's translation would have looked, is no function.
+  CHECK(file->Symbolize(vaddr - 0x1000).empty());
 }
 
 TEST_CASE("ElfFile::Open fails with the path in the message", "[elf_file]") {
