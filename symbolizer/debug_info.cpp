@@ -57,6 +57,16 @@ int64_t UdataAttr(Dwarf_Die* die, unsigned int name, bool integrate) {
   return static_cast<int64_t>(value);
 }
 
+// `source` as a line table names it, made absolute with the unit's compilation directory when it
+// is relative, as addr2line and llvm-symbolizer print it. DWARF 5 line tables keep relative
+// directories as the compiler was given them ("../src" from a build directory, or any path
+// below ccache's base_dir), and libdw joins them with nothing.
+std::string SourcePath(const char* source, const std::string& comp_dir) {
+  if (source == nullptr) return {};
+  if (source[0] == '/' || comp_dir.empty()) return source;
+  return comp_dir + "/" + source;
+}
+
 bool IsCPlusPlus(Dwarf_Die* cu_die) {
   int lang = dwarf_srclang(cu_die);
   return lang == DW_LANG_C_plus_plus || lang == DW_LANG_C_plus_plus_03 ||
@@ -219,9 +229,11 @@ void DebugInfo::FillFunction(const Unit& unit, Dwarf_Die* die, bool is_cplusplus
     // inlined everywhere (it omits their linkage name): qualify those with their scopes.
     frame.function = StringAttr(die, DW_AT_name);
     if (frame.function.empty()) frame.function = "??";
-    // The system name is the name the compiler knows, unqualified. It must differ from a
-    // qualified `function`: pprof treats Name == SystemName as "not demangled yet" and strips
-    // every parenthesized part, "(anonymous namespace)" included.
+    // The system name is the name the compiler knows, unqualified, as llvm-symbolizer and
+    // addr2line report an inline frame without a linkage name (ElfFile gives the outermost frame
+    // its symbol's name). It must differ from a qualified `function`: pprof treats
+    // Name == SystemName as "not demangled yet" and strips every parenthesized part,
+    // "(anonymous namespace)" included.
     frame.system_name = frame.function;
     if (is_cplusplus) frame.function = EnclosingScopes(unit, die) + frame.function;
   }
@@ -246,6 +258,7 @@ std::vector<SourceFrame> DebugInfo::Symbolize(uint64_t vaddr) {
   if (dwarf_getsrcfiles(&unit.die, &files, &file_count) != 0) files = nullptr;
 
   bool is_cplusplus = IsCPlusPlus(&unit.die);
+  const std::string comp_dir = StringAttr(&unit.die, DW_AT_comp_dir);
   std::vector<SourceFrame> frames(chain.size());
   // Innermost frame: its line comes from the line table.
   {
@@ -255,7 +268,7 @@ std::vector<SourceFrame> DebugInfo::Symbolize(uint64_t vaddr) {
       int lineno = 0;
       dwarf_lineno(line, &lineno);
       frame.line = lineno;
-      if (const char* src = dwarf_linesrc(line, nullptr, nullptr)) frame.file = src;
+      frame.file = SourcePath(dwarf_linesrc(line, nullptr, nullptr), comp_dir);
     }
   }
   // Each outer frame is at the call site of the inlined subroutine it contains.
@@ -268,10 +281,8 @@ std::vector<SourceFrame> DebugInfo::Symbolize(uint64_t vaddr) {
     int64_t file_index = UdataAttr(&callee, DW_AT_call_file, /*integrate=*/false);
     if (files != nullptr && dwarf_hasattr(&callee, DW_AT_call_file) &&
         static_cast<size_t>(file_index) < file_count) {
-      if (const char* src =
-              dwarf_filesrc(files, static_cast<size_t>(file_index), nullptr, nullptr)) {
-        frame.file = src;
-      }
+      frame.file = SourcePath(
+          dwarf_filesrc(files, static_cast<size_t>(file_index), nullptr, nullptr), comp_dir);
     }
   }
   return frames;

@@ -149,21 +149,26 @@ std::optional<uint64_t> ElfFile::ExecutableOffsetToVaddr(uint64_t file_offset) c
   return file_offset - best->offset + best->vaddr;
 }
 
-// GCC gives static C++ functions no DW_AT_linkage_name, though the symbol table has their mangled
-// name; take it from there so a function is named alike with and without DWARF.
+// The outermost frame's system name is the symbol table's name for the code at `vaddr`: the name
+// `nm` lists and llvm-symbolizer and addr2line report for that frame, which pprof's source and
+// disassembly views match the profile's system names against. It differs from the DWARF linkage
+// name for compiler clones ("_ZN...Ei.constprop.0", "....cold", Rust's ".llvm.<n>" suffixes) and
+// GCC's static C++ functions, which have no DW_AT_linkage_name at all: those also take their
+// displayed name from the symbol, so a function is named alike with and without DWARF. The
+// displayed name stays the DWARF one otherwise.
 void ElfFile::AdoptMangledName(SourceFrame& frame, uint64_t vaddr) {
-  if (frame.system_name != frame.function) return;  // already has a mangled name
   impl_->LoadSymbols();
   const SymbolTable::Symbol* symbol = impl_->symbols.Find(vaddr);
-  if (symbol == nullptr || !symbol->name.starts_with("_Z")) return;
-  std::string demangled = Demangle(symbol->name);
-  if (demangled.size() <= frame.function.size() ||
-      demangled.compare(0, frame.function.size(), frame.function) != 0 ||
-      demangled[frame.function.size()] != '(') {
-    return;
-  }
-  frame.function = std::move(demangled);
+  if (symbol == nullptr) return;
   frame.system_name = std::string(symbol->name);
+  // A name from DW_AT_name ("(anonymous namespace)::Parse") lacks the parameters a demangled
+  // linkage name has; the symbol's demangled name adds them when it is the same function.
+  std::string demangled = Demangle(symbol->name);
+  if (demangled.size() > frame.function.size() &&
+      demangled.compare(0, frame.function.size(), frame.function) == 0 &&
+      demangled[frame.function.size()] == '(') {
+    frame.function = std::move(demangled);
+  }
 }
 
 Dwarf_CFI* ElfFile::debug_frame_cfi() const {
