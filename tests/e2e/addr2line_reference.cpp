@@ -116,6 +116,45 @@ std::string Basename(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+struct NmSymbol {
+  uint64_t address = 0;
+  uint64_t size = 0;
+};
+
+// Every defined symbol with a size, from `nm -S` over .symtab and .dynsym, by (mangled) name.
+std::multimap<std::string, NmSymbol> SizedSymbols(const std::string& file) {
+  std::multimap<std::string, NmSymbol> symbols;
+  for (bool dynamic : {false, true}) {
+    std::vector<std::string> argv = {"nm", "-S", "--defined-only"};
+    if (dynamic) argv.push_back("-D");
+    argv.push_back(file);
+    std::istringstream lines(RunCommand(argv).out);
+    std::string line;
+    while (std::getline(lines, line)) {
+      // "000000000001ab20 0000000000000001 W _init"; symbols without a size have 3 fields.
+      std::istringstream fields(line);
+      std::string address, size, type, name;
+      if (!(fields >> address >> size >> type >> name)) continue;
+      symbols.emplace(name,
+                      NmSymbol{std::stoull(address, nullptr, 16), std::stoull(size, nullptr, 16)});
+    }
+  }
+  return symbols;
+}
+
+// binutils' addr2line names an address it has no better answer for by the nearest preceding
+// symbol, whatever that symbol's size: in a stripped library a static function gets its
+// neighbour's name. That is the failure pprofd refuses; it is not a name pprofd is missing.
+bool Addr2LineGuessed(const std::multimap<std::string, NmSymbol>& symbols,
+                      const std::string& function, uint64_t vaddr) {
+  auto [begin, end] = symbols.equal_range(function);
+  if (begin == end) return false;  // no sized symbol of that name: not a guess we can prove
+  for (auto it = begin; it != end; ++it) {
+    if (vaddr >= it->second.address && vaddr - it->second.address < it->second.size) return false;
+  }
+  return true;
+}
+
 // pprofd's name for an address it could not name: "module+0x1a2b" (or a marker).
 bool IsUnnamed(const std::string& function) {
   return function.empty() || function.find("+0x") != std::string::npos || function[0] == '[';
@@ -149,6 +188,7 @@ Addr2LineComparison CompareWithAddr2Line(const RawProfile& profile,
     std::vector<std::vector<AddrLineFrame>> chains =
         Addr2Line(file, vaddrs, demangle, &result.error);
     if (chains.empty()) return result;
+    const std::multimap<std::string, NmSymbol> sized = SizedSymbols(file);
     for (size_t i = 0; i < locations.size(); ++i) {
       const RawLocation& location = *locations[i].first;
       const std::vector<AddrLineFrame>& chain = chains[i];
@@ -161,7 +201,11 @@ Addr2LineComparison CompareWithAddr2Line(const RawProfile& profile,
             << ": pprofd '" << ours.function << "' " << ours.file << ":" << ours.line
             << ", addr2line '" << theirs.function << "' " << theirs.file << ":" << theirs.line;
       if (IsUnnamed(ours.function)) {
-        if (theirs.function != "??") {
+        if (theirs.function != "??" &&
+            Addr2LineGuessed(sized, theirs.function, locations[i].second)) {
+          ++result.reference_guessed;
+          note("addr2line guessed: " + where.str());
+        } else if (theirs.function != "??") {
           ++result.missing_name;
           note("missing name: " + where.str());
         }

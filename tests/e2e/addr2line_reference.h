@@ -35,6 +35,9 @@ struct Addr2LineComparison {
   int wrong_name = 0;    // pprofd named a function addr2line does not (the worst failure)
   int missing_name = 0;  // addr2line names it, pprofd shows module+offset
   int wrong_line = 0;    // both have a line, and the file's base name or the number differ
+  // pprofd has no name, and addr2line's is a sized symbol that does not contain the address (its
+  // nearest-preceding-symbol guess in stripped code).
+  int reference_guessed = 0;
   std::vector<std::string> examples;  // the first few differences, for the test's message
   std::string error;                  // readelf or addr2line failed
 };
