@@ -15,7 +15,14 @@ packages=(
   dpkg-dev file             # cpack -G DEB and its dpkg-shlibdeps
   systemd                   # systemd-analyze verify on the units (systemd is not PID 1 here)
   prometheus                # promtool check metrics on /metrics
+  libiberty-dev             # cplus_demangle: C++ and Rust (legacy and v0) names
+  lld musl-tools            # fixtures: lld-linked and musl-linked targets
+  linux-perf                # the peer the end-to-end tests compare stacks with
 )
+# A Rust fixture needs rustc; Debian's (1.63) when the machine has no rustup toolchain.
+if ! command -v rustc >/dev/null 2>&1 && [ ! -x "${HOME:-/root}/.cargo/bin/rustc" ]; then
+  packages+=(rustc)
+fi
 
 missing=()
 for package in "${packages[@]}"; do
