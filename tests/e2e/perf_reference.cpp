@@ -49,8 +49,9 @@ std::vector<std::vector<PerfFrame>> ParsePerfScript(const std::string& text) {
       in_sample = false;
       continue;
     }
-    // A sample's header starts at column 0; its frames are indented.
-    if (line[0] != ' ' && line[0] != '\t') {
+    // Frames are indented with a tab; a sample's header is not, though perf right-aligns the
+    // tid in it (" 8217", a space first, for PIDs below 10000).
+    if (line[0] != '\t') {
       stacks.emplace_back();
       in_sample = true;
       continue;
