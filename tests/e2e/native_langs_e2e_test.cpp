@@ -379,10 +379,8 @@ void Profile(const std::string& binary, Profiled* run) {
 
 }  // namespace
 
-TEST_CASE(
-    "C++ linked by lld: every location named and lined as llvm-symbolizer says, stacks as "
-    "complete as perf's",
-    "[native_langs]") {
+TEST_CASE("C++ linked by lld: every frame as llvm-symbolizer says and stacks as complete as perf's",
+          "[native_langs]") {
   const std::string binary = FixturePath("native_langs/lld_zoo");
   if (!FixtureBuilt(binary, "clang and lld")) return;
   CheckLldLayout(binary);
@@ -420,8 +418,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "Rust, legacy mangling, linked by lld: names without hash or escapes, as "
-    "llvm-symbolizer and addr2line say, stacks as complete as perf's",
+    "Rust legacy mangling linked by lld: every frame as llvm-symbolizer says without hashes and "
+    "stacks as complete as perf's",
     "[native_langs]") {
   const std::string binary = FixturePath("native_langs/rustzoo");
   if (!FixtureBuilt(binary, "rustc")) return;
@@ -442,8 +440,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "Rust, v0 mangling, linked by lld: names as rustc-demangle's alternate form, as "
-    "llvm-symbolizer and addr2line say, stacks as complete as perf's",
+    "Rust v0 mangling linked by lld: every frame as llvm-symbolizer says as rustfilt names it and "
+    "stacks as complete as perf's",
     "[native_langs]") {
   const std::string binary = FixturePath("native_langs/rustzoo_v0");
   if (!FixtureBuilt(binary, "rustc")) return;
