@@ -160,7 +160,8 @@ std::optional<uint64_t> ElfFile::ExecutableOffsetToVaddr(uint64_t file_offset) c
 void ElfFile::AdoptMangledName(SourceFrame& frame, uint64_t vaddr) {
   impl_->LoadSymbols();
   const SymbolTable::Symbol* symbol = impl_->symbols.Find(vaddr);
-  if (symbol == nullptr) return;
+  // A size-0 symbol's guessed range may run over the function DWARF found.
+  if (symbol == nullptr || !InferredSizeHolds(*symbol, vaddr)) return;
   frame.system_name = std::string(symbol->name);
   // A name from DW_AT_name ("(anonymous namespace)::Parse") lacks the parameters a demangled
   // linkage name has; the symbol's demangled name adds them when it is the same function.
