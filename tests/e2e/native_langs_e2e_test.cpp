@@ -7,13 +7,12 @@
 //
 // The reference is llvm-symbolizer, not addr2line: on these binaries elfutils' eu-addr2line 0.188
 // prints "??:0" for everything clang built (it finds compile units only through .debug_aranges,
-// which clang no longer emits), and binutils' addr2line 2.40 drops inline frames whose ranges
-// clang gives as DW_FORM_rnglistx (zoo::Mix inside zoo::Hash) and names the innermost frame of a
-// GCC inline chain after the enclosing symbol. llvm-symbolizer reads all of them as the DWARF
-// says, and names frames as pprof's source view expects: the symbol table's name for the
-// outermost frame, the DWARF linkage name for inline ones. addr2line -C still checks the
-// demangled name of every outermost frame.
-#include <sys/stat.h>
+// which clang does not emit by default: with -gdwarf-aranges it answers), and binutils'
+// addr2line 2.40 drops inline frames whose ranges clang gives as DW_FORM_rnglistx (zoo::Mix inside
+// zoo::Hash) and names the innermost frame of a GCC inline chain after the enclosing symbol.
+// llvm-symbolizer reads all of them as the DWARF says, and names frames as pprof's source view
+// expects: the symbol table's name for the outermost frame, the DWARF linkage name for inline ones.
+// addr2line -C still checks the demangled name of every outermost frame.
 #include <unistd.h>
 
 #include <algorithm>

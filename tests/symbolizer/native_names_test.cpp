@@ -39,7 +39,7 @@ TestSymbol SymbolStartingWith(const std::string& path, const std::string& prefix
   return {};
 }
 
-// The outermost frame at the entry of the function `prefix` names.
+// The outermost frame at the entry of `symbol`.
 SourceFrame EntryFrame(ElfFile& file, const TestSymbol& symbol) {
   std::vector<SourceFrame> frames = file.Symbolize(symbol.value);
   REQUIRE_FALSE(frames.empty());
