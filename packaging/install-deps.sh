@@ -21,6 +21,7 @@ test_packages=(
   prometheus                # promtool check metrics on /metrics
   lld musl-tools            # fixtures: lld-linked and musl-linked targets
   linux-perf                # the peer the end-to-end tests compare stacks with
+  golang-github-google-pprof-dev  # upstream pprof's source, for its -weblist on native binaries
 )
 # A Rust fixture needs rustc; Debian's (1.63) when the machine has no rustup toolchain.
 if ! command -v rustc >/dev/null 2>&1 && [ ! -x "${HOME:-/root}/.cargo/bin/rustc" ]; then
