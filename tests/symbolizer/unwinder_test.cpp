@@ -211,12 +211,12 @@ TEST_CASE("Unwinds recursion in a PIE without frame pointers down to _start") {
     CHECK(cut.pcs.size() == 3);
     CHECK(IsStrictPrefix(cut.pcs, result.pcs));
   }
-  SECTION("a pc outside every mapping") {
+  SECTION("a pc outside every mapping is not kept") {
     UserRegisters regs = rec.regs();
     regs.ip = 0x10;
     UnwindResult bad = unwinder.Unwind(regs, rec.stack());
     CHECK(bad.end == UnwindEnd::kUnknownMapping);
-    CHECK(bad.pcs == std::vector<uint64_t>{0x10});
+    CHECK(bad.pcs.empty());
   }
 }
 
