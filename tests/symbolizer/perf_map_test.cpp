@@ -3,7 +3,9 @@
 #include "symbolizer/perf_map.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -310,11 +312,73 @@ TEST_CASE("The reader reads at most max_file_bytes and skips a line longer than 
   CHECK(Lookup(small, 0x3000) == "<none>");
 }
 
+TEST_CASE("The reader ignores a perf map owned by another user") {
+  OwnPerfMap map;
+  map.Append("1000 10 planted\n");
+  REQUIRE(::chown(map.path().c_str(), 12345, 12345) == 0);  // the tests run as root
+  PerfMapReader reader(::getpid(), Eager());
+  CHECK(Lookup(reader, 0x1000) == "<none>");
+  REQUIRE(::chown(map.path().c_str(), ::getuid(), ::getgid()) == 0);
+  CHECK(Lookup(reader, 0x1000) == "planted");
+}
+
 TEST_CASE("The reader ignores what is not a regular file") {
   OwnPerfMap map;
   REQUIRE(::mkfifo(map.path().c_str(), 0600) == 0);
   PerfMapReader reader(::getpid(), Eager());
   CHECK(Lookup(reader, 0x1000) == "<none>");  // and does not block on the FIFO
+}
+
+// A process in its own PID and mount namespaces with a private /tmp, like a container's: it is
+// PID 1 there, and its perf map is /tmp/perf-1.map in a /tmp the host cannot see at that path.
+class ContainedProcess {
+ public:
+  explicit ContainedProcess(const std::string& perf_map_text) {
+    int out[2];
+    REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+    unshare_pid_ = ::fork();
+    REQUIRE(unshare_pid_ >= 0);
+    if (unshare_pid_ == 0) {
+      ::dup2(out[1], 1);
+      const std::string script = "mount -t tmpfs none /tmp && printf '" + perf_map_text +
+                                 "' > /tmp/perf-$$.map && echo ready && exec sleep 600";
+      ::execlp("unshare", "unshare", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc",
+               "sh", "-c", script.c_str(), nullptr);
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    char buf[16] = {};
+    ssize_t n = ::read(out[0], buf, sizeof(buf) - 1);
+    ::close(out[0]);
+    INFO("unshare (util-linux) must run as root");
+    REQUIRE(std::string(buf, n > 0 ? n : 0) == "ready\n");
+    std::ifstream children("/proc/" + std::to_string(unshare_pid_) + "/task/" +
+                           std::to_string(unshare_pid_) + "/children");
+    REQUIRE(children >> pid_);
+  }
+  ~ContainedProcess() {
+    ::kill(unshare_pid_, SIGKILL);  // --kill-child takes the contained process along
+    ::waitpid(unshare_pid_, nullptr, 0);
+  }
+  pid_t pid() const { return pid_; }  // as the host sees it
+
+ private:
+  pid_t unshare_pid_ = -1;
+  pid_t pid_ = -1;
+};
+
+TEST_CASE("The reader finds a contained process's perf map under its namespaced PID and root") {
+  ContainedProcess contained("1000 10 in_container\\n");
+  // What a reader using the host's PID or the host's /tmp would find instead.
+  const std::string decoy = "/tmp/perf-" + std::to_string(contained.pid()) + ".map";
+  {
+    std::ofstream out(decoy);
+    out << "1000 10 host_decoy\n";
+  }
+  PerfMapReader reader(contained.pid(), Eager());
+  CHECK(Lookup(reader, 0x1000) == "in_container");
+  CHECK(reader.path() == "/proc/" + std::to_string(contained.pid()) + "/root/tmp/perf-1.map");
+  std::remove(decoy.c_str());
 }
 
 }  // namespace
