@@ -206,7 +206,7 @@ TEST_CASE("A perf map that appears or grows while the agent runs is read") {
 }
 
 TEST_CASE("Stacks through static musl, which has no CFI, end in a marker") {
-  Subprocess workload({FixturePath("jit/musl_spin")});
+  Subprocess workload({FixturePath("jit/musl_nocfi_spin")});
   REQUIRE(WaitForReady(workload));
   Agent agent(workload.pid());
   REQUIRE(agent.listening());
