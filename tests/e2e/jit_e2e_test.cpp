@@ -89,9 +89,10 @@ class JitWorkload {
 RawProfile CpuProfile(const Agent& agent, int seconds) {
   RawProfile profile;
   std::string error;
-  REQUIRE(FetchRawProfile(agent.Url("/debug/pprof/profile?seconds=" + std::to_string(seconds)),
-                          &profile, &error));
+  const bool fetched = FetchRawProfile(
+      agent.Url("/debug/pprof/profile?seconds=" + std::to_string(seconds)), &profile, &error);
   INFO(error);
+  REQUIRE(fetched);
   return profile;
 }
 
@@ -163,9 +164,10 @@ TEST_CASE("JIT code is named from the target's perf map, code without an entry h
   RawProfile profile;
   PerfRecording perf;
   std::string error;
-  REQUIRE(ProfileBesidePerf(agent.Url("/debug/pprof/profile?seconds=3"), workload.process().pid(),
-                            3, &profile, &perf, &error));
+  const bool profiled = ProfileBesidePerf(agent.Url("/debug/pprof/profile?seconds=3"),
+                                          workload.process().pid(), 3, &profile, &perf, &error);
   INFO(error);
+  REQUIRE(profiled);
   INFO(JoinComments(profile));
   // The machine may be busy: 3 s at 99 Hz is ~300 samples when the workload has a CPU.
   REQUIRE(profile.TotalCount() > 50);
@@ -209,7 +211,7 @@ TEST_CASE("JIT code is named from the target's perf map, code without an entry h
                         << pprofd_named_percent << "%, perf " << perf_named_percent
                         << "%; stacks reaching _start: pprofd " << pprofd_roots << "%, perf "
                         << perf_roots << "%");
-  CHECK(pprofd_named_percent > perf_named_percent - 15);  // the same code, sampled apart
+  CHECK(pprofd_named_percent > perf_named_percent - 20);  // the same code, sampled apart
   CHECK(pprofd_roots >= perf_roots);
   CHECK(pprofd_roots > 90);
 }
