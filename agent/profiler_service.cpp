@@ -40,6 +40,7 @@ constexpr UnwindReason kUnwindReasons[] = {
     {profiles::Marker::kUnwindBadFrame, "bad_frame"},
     {profiles::Marker::kUnwindMaxDepth, "max_depth"},
     {profiles::Marker::kNoUserStack, "no_user_stack"},
+    {profiles::Marker::kUnwindGoStackSwitch, "go_stack_switch"},
 };
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "symbolizer/unwinder.h"
 
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "symbolizer/dwarf_expr.h"
 #include "symbolizer/frame_rule.h"
@@ -110,17 +112,44 @@ std::string_view UnwindEndName(UnwindEnd end) {
       return "bad frame";
     case UnwindEnd::kMaxDepth:
       return "max depth";
+    case UnwindEnd::kGoStackSwitch:
+      return "Go stack switch";
   }
   return "unknown";
 }
 
+namespace {
+
+// Go's runtime runs some code on the thread's system stack (g0): runtime.systemstack, mcall and
+// morestack move sp to another stack and call a function there; asmcgocall does the same for C
+// code. The caller's frames stay on the goroutine's stack, which the sample did not copy, and the
+// CFI of these functions describes the stack they left, so what it reads on the new stack is
+// garbage (a value left by mstart's frames). The unwind stops at them with its own reason.
+bool IsGoStackSwitch(std::string_view function) {
+  static constexpr std::string_view kSwitches[] = {
+      "runtime.systemstack", "runtime.mcall",           "runtime.morestack",
+      "runtime.asmcgocall",  "runtime.asmcgocall_no_g",
+  };
+  for (std::string_view name : kSwitches) {
+    if (function == name) return true;
+  }
+  return false;
+}
+
+struct CachedRule {
+  FrameRule rule;
+  bool go_stack_switch = false;  // the pc lies in one of Go's stack-switching functions
+};
+
+}  // namespace
+
 struct Unwinder::Impl {
-  std::unordered_map<RuleKey, FrameRule, RuleKeyHash> rules;
+  std::unordered_map<RuleKey, CachedRule, RuleKeyHash> rules;
   // Keeps every ElfFile named by a cached key alive, so its address cannot be reused by another
   // file while the key is in the cache.
   std::unordered_map<const ElfFile*, std::shared_ptr<ElfFile>> pinned;
 
-  const FrameRule& Get(const std::shared_ptr<ElfFile>& elf, uint64_t vaddr) {
+  const CachedRule& Get(const std::shared_ptr<ElfFile>& elf, uint64_t vaddr) {
     RuleKey key{elf.get(), vaddr};
     auto it = rules.find(key);
     if (it != rules.end()) return it->second;
@@ -129,11 +158,20 @@ struct Unwinder::Impl {
       pinned.clear();
     }
     pinned.emplace(elf.get(), elf);
+    CachedRule cached;
     // .debug_frame only where .eh_frame has nothing: asking for it loads the file's DWARF (tens
     // of ms for a compressed separate debug file such as libc's).
-    FrameRule rule = LookUpFrameRule(elf->eh_frame_cfi(), nullptr, vaddr);
-    if (!rule.has_cfi) rule = LookUpFrameRule(nullptr, elf->debug_frame_cfi(), vaddr);
-    return rules.emplace(key, std::move(rule)).first->second;
+    cached.rule = LookUpFrameRule(elf->eh_frame_cfi(), nullptr, vaddr);
+    if (!cached.rule.has_cfi) {
+      cached.rule = LookUpFrameRule(nullptr, elf->debug_frame_cfi(), vaddr);
+      // Go's linker writes .debug_frame and no .eh_frame, so only pcs whose CFI comes from
+      // there can be Go's; this names each such pc once (its DWARF is loaded already).
+      if (cached.rule.has_cfi) {
+        std::vector<SourceFrame> frames = elf->Symbolize(vaddr);
+        cached.go_stack_switch = !frames.empty() && IsGoStackSwitch(frames.back().function);
+      }
+    }
+    return rules.emplace(key, std::move(cached)).first->second;
   }
 };
 
@@ -148,25 +186,32 @@ UnwindResult Unwinder::Unwind(const UserRegisters& user_regs, const StackCopy& s
   // The sampled pc is exact; a return address points after its call, so look up pc - 1 (which
   // still lies in the calling function even when the call is its last instruction).
   bool exact_pc = true;
-  result.pcs.push_back(regs.ip);
   for (;;) {
     if (result.pcs.size() >= max_frames) {
       result.end = UnwindEnd::kMaxDepth;
       return result;
     }
-    const Mapping* mapping = address_space_->Find(regs.ip);
+    // A pc outside every executable mapping is not kept: it is a value that was never a return
+    // address (or code unmapped since), and a profile shows only real code.
+    const uint64_t lookup_pc = exact_pc ? regs.ip : regs.ip - 1;
+    const Mapping* mapping = address_space_->Find(lookup_pc);
     if (mapping == nullptr) {
       result.end = UnwindEnd::kUnknownMapping;
       return result;
     }
+    result.pcs.push_back(regs.ip);
     uint64_t caller_ip = 0;
     uint64_t caller_sp = 0;
     KnownRegisters caller = regs;
     bool caller_exact_pc = false;
     const FrameRule* rule = nullptr;
     if (mapping->elf) {
-      rule = &impl_->Get(mapping->elf, mapping->VaddrOf(regs.ip) - (exact_pc ? 0 : 1));
-      if (!rule->has_cfi) rule = nullptr;
+      const CachedRule& cached = impl_->Get(mapping->elf, mapping->VaddrOf(lookup_pc));
+      if (cached.go_stack_switch) {
+        result.end = UnwindEnd::kGoStackSwitch;
+        return result;
+      }
+      if (cached.rule.has_cfi) rule = &cached.rule;
     }
     if (rule != nullptr) {
       uint64_t cfa = 0;
@@ -211,8 +256,10 @@ UnwindResult Unwinder::Unwind(const UserRegisters& user_regs, const StackCopy& s
         return result;
       }
       // Without CFI nothing vouches for bp: a value that is not a frame pointer gives garbage,
-      // so accept the return address only if it lands in code.
-      if (caller_ip != 0 && address_space_->Find(caller_ip) == nullptr) {
+      // so accept the return address only if it lands in code. A zero there is no proof of the
+      // outermost frame either (only CFI saying "no return address" is): a function without
+      // CFI or frame pointer, such as most of musl, leaves in bp whatever it likes.
+      if (caller_ip == 0 || address_space_->Find(caller_ip - 1) == nullptr) {
         result.end = UnwindEnd::kNoCfi;
         return result;
       }
@@ -232,7 +279,6 @@ UnwindResult Unwinder::Unwind(const UserRegisters& user_regs, const StackCopy& s
     caller.sp = caller_sp;
     regs = caller;
     exact_pc = caller_exact_pc;
-    result.pcs.push_back(caller_ip);
   }
 }
 

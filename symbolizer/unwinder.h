@@ -24,21 +24,25 @@ struct StackCopy {
   std::span<const uint8_t> bytes;
 };
 
-// Why an unwind stopped. kComplete: the outermost frame says there is no caller (RA undefined in
-// _start / clone), or a zero return address.
+// Why an unwind stopped. kComplete: the CFI of the outermost frame says there is no caller (RA
+// undefined in _start / clone), or gives a zero return address (Go's goexit). Frame pointers
+// alone never make a stack complete.
 enum class UnwindEnd {
   kComplete,
   kTruncated,       // a read fell outside the copied stack
   kNoCfi,           // no CFI for a pc and the frame-pointer fallback failed
-  kUnknownMapping,  // a pc outside every executable mapping
+  kUnknownMapping,  // a pc outside every executable mapping (the pc is not kept)
   kBadFrame,        // CFI said something impossible (sp not increasing, unsupported rule)
   kMaxDepth,
+  kGoStackSwitch,  // Go's runtime switched to the system stack; the caller's frames are on the
+                   // goroutine's stack, which the sample did not copy
 };
 
 std::string_view UnwindEndName(UnwindEnd end);  // e.g. "truncated", used in "[unwind: truncated]"
 
 struct UnwindResult {
-  // pcs[0] is the sampled ip; pcs[i>0] are return addresses (not adjusted by -1).
+  // pcs[0] is the sampled ip; pcs[i>0] are return addresses (not adjusted by -1). Every pc lies
+  // in an executable mapping (pcs is empty when the sampled ip does not).
   std::vector<uint64_t> pcs;
   UnwindEnd end = UnwindEnd::kComplete;
 };

@@ -1,6 +1,7 @@
 #include "agent/profiles/frame_symbolizer.h"
 
 #include "base/log.h"
+#include "symbolizer/demangle.h"
 
 namespace pprofd::profiles {
 namespace {
@@ -12,14 +13,54 @@ std::string Basename(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+std::vector<proto::LineInfo> Named(std::string function, std::string system_name) {
+  proto::LineInfo line;
+  line.function = std::move(function);
+  line.system_name = std::move(system_name);
+  return {std::move(line)};
+}
+
 }  // namespace
 
 FrameSymbolizer::FrameSymbolizer(StackNormalizer* normalizer,
-                                 const symbolizer::KernelSymbols* kernel_symbols)
-    : normalizer_(normalizer), kernel_symbols_(kernel_symbols) {}
+                                 const symbolizer::KernelSymbols* kernel_symbols,
+                                 symbolizer::PerfMapReader::Options perf_map_options)
+    : normalizer_(normalizer),
+      kernel_symbols_(kernel_symbols),
+      perf_map_(std::make_unique<symbolizer::PerfMapReader>(normalizer->address_space()->pid(),
+                                                            perf_map_options)) {}
 
 std::string FrameSymbolizer::ModuleOffsetName(const UserModule& module, uint64_t address) const {
-  return Basename(module.mapping.entry.path) + "+" + Hex(module.mapping.FileOffsetOf(address));
+  const symbolizer::MapEntry& entry = module.mapping.entry;
+  // Anonymous memory: the kernel shows "" or, when named by prctl(PR_SET_VMA_ANON_NAME),
+  // "[anon:NAME]" (NAME may hold '/', so it is not a path to take the basename of).
+  if (entry.path.empty()) return "[anon]+" + Hex(address - entry.start);
+  if (entry.path.starts_with("[anon:")) return entry.path + "+" + Hex(address - entry.start);
+  return Basename(entry.path) + "+" + Hex(module.mapping.FileOffsetOf(address));
+}
+
+const std::vector<proto::LineInfo>& FrameSymbolizer::CodeWithoutFile(const Frame& frame,
+                                                                     const UserModule& module) {
+  perf_map_->Update();
+  if (perf_map_->generation() != perf_map_generation_) {
+    perf_map_generation_ = perf_map_->generation();
+    code_without_file_previous_ = std::move(code_without_file_);
+    code_without_file_.clear();
+  }
+  auto it = code_without_file_.find(frame.address);
+  if (it != code_without_file_.end()) {
+    ++cache_hits_;
+    return it->second;
+  }
+  std::vector<proto::LineInfo> lines;
+  if (std::optional<symbolizer::PerfMapSymbol> symbol = perf_map_->Find(frame.address)) {
+    // Perf maps hold C++ symbols (LuaJIT, some C++ JITs) next to Java and JavaScript names.
+    lines = Named(symbolizer::Demangle(symbol->name), std::string(symbol->name));
+  } else {
+    std::string name = ModuleOffsetName(module, frame.address);
+    lines = Named(name, name);
+  }
+  return code_without_file_.emplace(frame.address, std::move(lines)).first->second;
 }
 
 const std::vector<proto::LineInfo>& FrameSymbolizer::Lines(const Frame& frame) {
@@ -37,10 +78,9 @@ const std::vector<proto::LineInfo>& FrameSymbolizer::Lines(const Frame& frame) {
     default: {
       const UserModule& module = normalizer_->user_module(frame.module);
       const auto& elf = module.mapping.elf;
-      std::string identity = !elf                      ? module.mapping.entry.path
-                             : elf->build_id().empty() ? elf->path()
-                                                       : elf->build_id();
-      key = {identity, elf ? module.mapping.VaddrOf(frame.address) : frame.address};
+      if (!elf) return CodeWithoutFile(frame, module);
+      key = {elf->build_id().empty() ? elf->path() : elf->build_id(),
+             module.mapping.VaddrOf(frame.address)};
     }
   }
   auto it = cache_.find(key);
@@ -74,7 +114,6 @@ std::vector<proto::LineInfo> FrameSymbolizer::Symbolize(const Frame& frame) {
       break;
   }
   const UserModule& module = normalizer_->user_module(frame.module);
-  if (!module.mapping.elf) return named(ModuleOffsetName(module, frame.address));
   std::vector<symbolizer::SourceFrame> source =
       module.mapping.elf->Symbolize(module.mapping.VaddrOf(frame.address));
   if (source.empty()) return named(ModuleOffsetName(module, frame.address));

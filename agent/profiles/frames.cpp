@@ -21,6 +21,8 @@ std::string MarkerName(Marker marker) {
       return "[unwind: too deep]";
     case Marker::kNoUserStack:
       return "[no user stack]";
+    case Marker::kUnwindGoStackSwitch:
+      return "[unwind: Go stack switch]";
   }
   return "[unknown marker]";
 }

@@ -17,8 +17,10 @@ enum class ModuleKind : uint8_t { kKernel, kMarker, kUnknown, kUser };
 
 // Reserved module ids; user modules follow.
 inline constexpr uint32_t kKernelModule = 0;
-inline constexpr uint32_t kMarkerModule = 1;   // address = a Marker
-inline constexpr uint32_t kUnknownModule = 2;  // address outside every mapping (JIT, anonymous)
+inline constexpr uint32_t kMarkerModule = 1;  // address = a Marker
+// An address outside every mapping. Normalized stacks no longer hold such frames (they end in
+// [unwind: unknown mapping] instead); the id stays reserved for stored stacks and tests.
+inline constexpr uint32_t kUnknownModule = 2;
 inline constexpr uint32_t kFirstUserModule = 3;
 
 // Frames that are not code: why a stack ends early.
@@ -29,6 +31,7 @@ enum class Marker : uint64_t {
   kUnwindBadFrame,
   kUnwindMaxDepth,
   kNoUserStack,
+  kUnwindGoStackSwitch,  // Go ran this on the system stack; the goroutine's frames were not copied
 };
 std::string MarkerName(Marker marker);  // e.g. "[unwind: truncated]"
 

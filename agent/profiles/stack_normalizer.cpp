@@ -13,6 +13,8 @@ Marker MarkerFor(symbolizer::UnwindEnd end) {
       return Marker::kUnwindUnknownMapping;
     case symbolizer::UnwindEnd::kBadFrame:
       return Marker::kUnwindBadFrame;
+    case symbolizer::UnwindEnd::kGoStackSwitch:
+      return Marker::kUnwindGoStackSwitch;
     case symbolizer::UnwindEnd::kMaxDepth:
     case symbolizer::UnwindEnd::kComplete:
       break;
@@ -60,8 +62,13 @@ Stack StackNormalizer::Normalize(const symbolizer::UserRegisters& regs,
     const bool exact = i == 0 && leaf_kind == LeafKind::kInterruptedPc;
     uint64_t address = exact ? unwound.pcs[i] : unwound.pcs[i] - 1;
     const symbolizer::Mapping* mapping = address_space_->Find(address);
-    frames.push_back(mapping ? Frame{ModuleIdFor(*mapping), address}
-                             : Frame{kUnknownModule, address});
+    if (mapping == nullptr) {
+      // The unwinder keeps only pcs in mappings; a re-read of the maps in between (the code was
+      // unmapped) is the only way here. A frame outside every mapping is never shown.
+      frames.push_back(Frame{kMarkerModule, static_cast<uint64_t>(Marker::kUnwindUnknownMapping)});
+      return frames;
+    }
+    frames.push_back(Frame{ModuleIdFor(*mapping), address});
   }
   // How complete stacks are is derived later from this marker (profile comments).
   if (unwound.end != symbolizer::UnwindEnd::kComplete) {

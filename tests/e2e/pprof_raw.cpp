@@ -50,7 +50,8 @@ bool ParseRaw(const std::string& text, RawProfile* profile, std::string* error) 
   // ones on the next.
   static const std::regex kLabelLine(R"(^\s+\w+:\[.*\]$)");
   static const std::regex kLabel(R"((\w+):\[([^\]]*)\])");
-  static const std::regex kLocation(R"(^\s*(\d+): 0x([0-9a-f]+) M=(\d+)\s?(.*)$)");
+  // Markers have no mapping: pprof prints no "M=" for them.
+  static const std::regex kLocation(R"(^\s*(\d+): 0x([0-9a-f]+)(?: M=(\d+))?\s?(.*)$)");
   static const std::regex kMapping(
       R"(^(\d+): 0x([0-9a-f]+)/0x([0-9a-f]+)/0x([0-9a-f]+) (\S*) ?(\S*) ?(.*)$)");
   std::istringstream in(text);
@@ -104,7 +105,7 @@ bool ParseRaw(const std::string& text, RawProfile* profile, std::string* error) 
         if (std::regex_match(line, m, kLocation)) {
           RawLocation location;
           location.address = std::stoull(m[2].str(), nullptr, 16);
-          location.mapping = std::stoi(m[3].str());
+          location.mapping = m[3].matched ? std::stoi(m[3].str()) : 0;
           if (!m[4].str().empty()) location.lines.push_back(ParseFunctionLine(m[4].str()));
           current_location = &profile->locations[std::stoi(m[1].str())];
           *current_location = std::move(location);

@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -211,12 +212,31 @@ TEST_CASE("Unwinds recursion in a PIE without frame pointers down to _start") {
     CHECK(cut.pcs.size() == 3);
     CHECK(IsStrictPrefix(cut.pcs, result.pcs));
   }
-  SECTION("a pc outside every mapping") {
+  SECTION("a pc outside every mapping is not kept") {
     UserRegisters regs = rec.regs();
     regs.ip = 0x10;
     UnwindResult bad = unwinder.Unwind(regs, rec.stack());
     CHECK(bad.end == UnwindEnd::kUnknownMapping);
-    CHECK(bad.pcs == std::vector<uint64_t>{0x10});
+    CHECK(bad.pcs.empty());
+  }
+  SECTION("a return address outside every mapping ends the unwind and is not kept") {
+    // The smallest copy that still gives the leaf's caller ends with its return address.
+    size_t size = 8;
+    while (size <= rec.stack_size() &&
+           unwinder.Unwind(rec.regs(), rec.stack(size)).pcs.size() < 2) {
+      size += 8;
+    }
+    REQUIRE(size <= rec.stack_size());
+    const StackCopy copy = rec.stack();
+    std::vector<uint8_t> corrupt(copy.bytes.begin(), copy.bytes.end());
+    uint64_t slot = 0;
+    std::memcpy(&slot, &corrupt[size - 8], 8);
+    REQUIRE(slot == result.pcs[1]);
+    const uint64_t garbage = 0x15;  // a small integer left where a return address was expected
+    std::memcpy(&corrupt[size - 8], &garbage, 8);
+    UnwindResult bad = unwinder.Unwind(rec.regs(), StackCopy{copy.start, corrupt});
+    CHECK(bad.end == UnwindEnd::kUnknownMapping);
+    CHECK(bad.pcs == std::vector<uint64_t>{result.pcs[0]});
   }
 }
 
@@ -277,6 +297,22 @@ TEST_CASE("Falls back to frame pointers where no CFI covers a pc") {
     UnwindResult bad = unwinder.Unwind(regs, rec.stack());
     CHECK(bad.end == UnwindEnd::kNoCfi);
     CHECK(bad.pcs.size() == 1);
+  }
+  SECTION("a zero return address read through a frame pointer is no complete stack") {
+    // Code without CFI may keep anything in rbp (musl's assembly does): here it points at a zero
+    // word where a frame pointer walk looks for the return address. Only CFI can say a frame is
+    // the outermost.
+    const StackCopy copy = rec.stack();
+    size_t zero = 8;
+    for (uint64_t word = 1; zero + 8 <= copy.bytes.size(); zero += 8) {
+      std::memcpy(&word, &copy.bytes[zero], 8);
+      if (word == 0) break;
+    }
+    REQUIRE(zero + 8 <= copy.bytes.size());
+    UserRegisters regs{result.pcs[3], rec.regs().sp, /*bp=*/rec.regs().sp + zero - 8};
+    UnwindResult bad = unwinder.Unwind(regs, copy);
+    CHECK(bad.end == UnwindEnd::kNoCfi);
+    CHECK(bad.pcs == std::vector<uint64_t>{result.pcs[3]});
   }
 }
 
