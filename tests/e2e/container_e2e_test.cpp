@@ -165,7 +165,8 @@ RawProfile FetchCpuProfile(const std::string& base_url, int seconds) {
 
 // Fetches a CPU profile of cpu_split running as `pid` and checks the shares of its hot functions
 // against what the kernel accounted to each thread meanwhile (thread alpha is all HotAlpha,
-// thread beta splits 3:1 between HotBeta and HotGamma).
+// thread beta splits 3:1 between HotBeta and HotGamma). The kernel's interval also covers the
+// client's start-up, when a busy machine may favour one thread: hence 8 points of margin.
 RawProfile FetchAndCheckCpuSplit(const std::string& base_url, pid_t pid, int seconds) {
   const auto before = ThreadCpuNs(pid);
   const auto wall_before = std::chrono::steady_clock::now();
@@ -188,9 +189,9 @@ RawProfile FetchAndCheckCpuSplit(const std::string& base_url, pid_t pid, int sec
                    << " ms in " << wall << " s, so ~" << expected_ns / 1e6 << " ms in the window");
   CHECK(profile.TotalCount() > 50);
   CHECK(static_cast<double>(profiled_ns) == Approx(expected_ns).epsilon(0.2));
-  CHECK(SharePercent(profile, "HotAlpha") == Approx(alpha_percent).margin(5.0));
-  CHECK(SharePercent(profile, "HotBeta") == Approx((100 - alpha_percent) * 0.75).margin(5.0));
-  CHECK(SharePercent(profile, "HotGamma") == Approx((100 - alpha_percent) * 0.25).margin(5.0));
+  CHECK(SharePercent(profile, "HotAlpha") == Approx(alpha_percent).margin(8.0));
+  CHECK(SharePercent(profile, "HotBeta") == Approx((100 - alpha_percent) * 0.75).margin(8.0));
+  CHECK(SharePercent(profile, "HotGamma") == Approx((100 - alpha_percent) * 0.25).margin(8.0));
   return profile;
 }
 
@@ -425,6 +426,83 @@ TEST_CASE("The agent inside the target's child PID namespace (a sidecar sharing 
   std::map<std::string, pid_t> own_ids;
   for (const auto& [name, ids] : ThreadsByName(workload_pid)) own_ids[name] = ids.own;
   CheckThreadIds(profile, own_ids);
+}
+
+namespace {
+
+// The number after "events that ended in the window: " in an off-CPU profile's comments: waits
+// the BPF programs measured (sleeps still going at the end come from a thread snapshot instead).
+int64_t EndedEvents(const RawProfile& profile) {
+  static const std::regex kEnded(R"(events that ended in the window: (\d+))");
+  for (const std::string& comment : profile.comments) {
+    std::smatch match;
+    if (std::regex_search(comment, match, kEnded)) return std::stoll(match[1].str());
+  }
+  return -1;
+}
+
+bool AnySampleNames(const RawProfile& profile, const std::string& function) {
+  return std::any_of(profile.samples.begin(), profile.samples.end(), [&](const RawSample& s) {
+    return ContainsSubstring(profile.Functions(s), function);
+  });
+}
+
+}  // namespace
+
+TEST_CASE("The agent in a child PID namespace, the target in a grandchild one: CPU, block, mutex") {
+  // Where bpf_get_ns_current_pid_tgid fails for the target (its namespace is a child of the
+  // agent's) and the agent is not in the initial namespace, so nothing can be told to the programs
+  // in kernel numbers: they learn the target's.
+  const int port = FreePort();
+  const std::string listen = "127.0.0.1:" + std::to_string(port);
+  Subprocess shell({"unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "sh", "-c",
+                    "unshare --pid --fork --mount-proc --kill-child \"$0\" & sleep 1; "
+                    "exec \"$1\" --listen \"$2\" --pid $(pgrep -P $!)",
+                    FixturePath("thread_workloads/blocked_threads"), AgentPath(), listen});
+  const pid_t agent_pid = WaitForChild(shell.pid(), "pprofd", seconds(10));
+  REQUIRE(agent_pid > 0);
+  INFO("pprofd stderr: " << shell.Stderr());
+  REQUIRE(WaitForPort(port, seconds(20)));
+  REQUIRE(NsPids(agent_pid).size() == 2);
+  const pid_t inner_unshare = WaitForChild(agent_pid, "unshare", seconds(5));
+  REQUIRE(inner_unshare > 0);
+  const pid_t workload_pid = WaitForChild(inner_unshare, "blocked-main", seconds(5));
+  REQUIRE(workload_pid > 0);
+  REQUIRE(NsPids(workload_pid).size() == 3);
+
+  const std::string base = "http://" + listen + "/debug/pprof/";
+  RawProfile cpu;
+  std::string error;
+  REQUIRE(FetchRawProfile(base + "profile?seconds=3", &cpu, &error));
+  INFO("CPU comments: " << JoinComments(cpu));
+  CHECK(cpu.TotalCount() > 50);
+  CHECK(SharePercent(cpu, "SpinOnCpu()") > 90.0);
+  // Thread ids as the agent's namespace numbers them (the spinner's, one level below the host).
+  std::map<std::string, pid_t> agent_ids;
+  for (const auto& [name, ids] : ThreadsByName(workload_pid)) {
+    std::vector<pid_t> ns = NsPids(ids.host);
+    REQUIRE(ns.size() == 3);
+    agent_ids[name] = ns[1];
+  }
+  for (const auto& sample : cpu.samples) {
+    REQUIRE(sample.labels.count("thread_name") == 1);
+    REQUIRE(agent_ids.count(sample.labels.at("thread_name")) == 1);
+    CHECK(sample.labels.at("thread_id") ==
+          std::to_string(agent_ids.at(sample.labels.at("thread_name"))));
+  }
+
+  // The nanosleeper wakes every 50 ms and the lock waiter every ~100 ms: waits measured in BPF.
+  RawProfile block;
+  REQUIRE(FetchRawProfile(base + "block?seconds=3", &block, &error));
+  INFO("block comments: " << JoinComments(block));
+  CHECK(EndedEvents(block) >= 20);
+  CHECK(AnySampleNames(block, "SleepInNanosleep"));
+
+  RawProfile mutex;
+  REQUIRE(FetchRawProfile(base + "mutex?seconds=3", &mutex, &error));
+  INFO("mutex comments: " << JoinComments(mutex));
+  CHECK(EndedEvents(mutex) >= 5);
+  CHECK(AnySampleNames(mutex, "LockContendedMutex"));
 }
 
 }  // namespace pprofd::e2e
