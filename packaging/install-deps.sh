@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Installs pprofd's build and test dependencies from Debian 12's packages. Idempotent: does
-# nothing when everything is already there.
+# Installs pprofd's dependencies from Debian 12's packages: `install-deps.sh agent` only what
+# building and running the agent needs, `install-deps.sh` (or `all`) the tests' too. Idempotent:
+# does nothing when everything is already there.
 set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
   clang llvm libbpf-dev bpftool
   libboost-dev libprotobuf-dev protobuf-compiler
-  libdw-dev libelf-dev zlib1g-dev
+  libdw-dev libelf-dev zlib1g-dev libssl-dev
+  libiberty-dev             # cplus_demangle: C++ and Rust (legacy and v0) names
+)
+test_packages=(
   catch2
   golang-go        # `go tool pprof`, the client the end-to-end tests use
   binutils elfutils xz-utils util-linux libcap2-bin
@@ -15,7 +19,16 @@ packages=(
   dpkg-dev file             # cpack -G DEB and its dpkg-shlibdeps
   systemd                   # systemd-analyze verify on the units (systemd is not PID 1 here)
   prometheus                # promtool check metrics on /metrics
+  lld musl-tools            # fixtures: lld-linked and musl-linked targets
+  linux-perf                # the peer the end-to-end tests compare stacks with
 )
+# A Rust fixture needs rustc; Debian's (1.63) when the machine has no rustup toolchain.
+if ! command -v rustc >/dev/null 2>&1 && [ ! -x "${HOME:-/root}/.cargo/bin/rustc" ]; then
+  test_packages+=(rustc)
+fi
+if [ "${1:-all}" != agent ]; then
+  packages+=("${test_packages[@]}")
+fi
 
 missing=()
 for package in "${packages[@]}"; do

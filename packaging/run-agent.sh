@@ -3,5 +3,5 @@
 # prints the `go tool pprof` command to try. Arguments go to pprofd.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-"$root/packaging/build.sh"
+"$root/packaging/build.sh" --agent
 exec "$root/build/agent/pprofd" "$@"

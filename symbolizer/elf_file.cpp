@@ -3,6 +3,7 @@
 #include <gelf.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <optional>
 
 #include "base/log.h"
@@ -166,6 +167,21 @@ void ElfFile::AdoptMangledName(SourceFrame& frame, uint64_t vaddr) {
   frame.system_name = std::string(symbol->name);
 }
 
+// A size-0 symbol's range is a guess (up to the next symbol). A function the symbol table does not
+// list (a static function of a stripped library) may lie in it; its CFI then starts after the
+// symbol, which the symbol's own code cannot do. Hand-written assembly usually has no CFI at all,
+// and then the guess stands.
+bool ElfFile::InferredSizeHolds(const SymbolTable::Symbol& symbol, uint64_t vaddr) const {
+  if (!symbol.size_inferred || eh_frame_cfi_ == nullptr) return true;
+  Dwarf_Frame* frame = nullptr;
+  if (dwarf_cfi_addrframe(eh_frame_cfi_, vaddr, &frame) != 0) return true;
+  Dwarf_Addr start = 0;
+  Dwarf_Addr end = 0;
+  dwarf_frame_info(frame, &start, &end, nullptr);
+  free(frame);
+  return start <= symbol.address;
+}
+
 Dwarf_CFI* ElfFile::debug_frame_cfi() const {
   impl_->LoadDwarf();
   return impl_->debug_frame;
@@ -182,7 +198,7 @@ std::vector<SourceFrame> ElfFile::Symbolize(uint64_t vaddr) {
   }
   impl_->LoadSymbols();
   const SymbolTable::Symbol* symbol = impl_->symbols.Find(vaddr);
-  if (symbol == nullptr) return {};
+  if (symbol == nullptr || !InferredSizeHolds(*symbol, vaddr)) return {};
   SourceFrame frame;
   frame.system_name = std::string(symbol->name);
   frame.function = Demangle(symbol->name);

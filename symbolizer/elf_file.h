@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "symbolizer/symbol_table.h"
 
 namespace pprofd::symbolizer {
 
@@ -67,6 +68,7 @@ class ElfFile {
  private:
   ElfFile() = default;
   void AdoptMangledName(SourceFrame& frame, uint64_t vaddr);
+  bool InferredSizeHolds(const SymbolTable::Symbol& symbol, uint64_t vaddr) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string path_;

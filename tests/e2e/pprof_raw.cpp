@@ -52,7 +52,7 @@ bool ParseRaw(const std::string& text, RawProfile* profile, std::string* error) 
   static const std::regex kLabel(R"((\w+):\[([^\]]*)\])");
   static const std::regex kLocation(R"(^\s*(\d+): 0x([0-9a-f]+) M=(\d+)\s?(.*)$)");
   static const std::regex kMapping(
-      R"(^(\d+): 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ (\S*) ?(\S*) ?(.*)$)");
+      R"(^(\d+): 0x([0-9a-f]+)/0x([0-9a-f]+)/0x([0-9a-f]+) (\S*) ?(\S*) ?(.*)$)");
   std::istringstream in(text);
   std::string line;
   RawLocation* current_location = nullptr;
@@ -118,9 +118,12 @@ bool ParseRaw(const std::string& text, RawProfile* profile, std::string* error) 
       case Section::kMappings:
         if (std::regex_match(line, m, kMapping)) {
           RawMapping mapping;
-          mapping.file = m[2].str();
-          mapping.build_id = m[3].str();
-          mapping.flags = m[4].str();
+          mapping.start = std::stoull(m[2].str(), nullptr, 16);
+          mapping.limit = std::stoull(m[3].str(), nullptr, 16);
+          mapping.offset = std::stoull(m[4].str(), nullptr, 16);
+          mapping.file = m[5].str();
+          mapping.build_id = m[6].str();
+          mapping.flags = m[7].str();
           if (mapping.build_id.rfind("[", 0) == 0) {
             mapping.flags = mapping.build_id + " " + mapping.flags;
             mapping.build_id.clear();

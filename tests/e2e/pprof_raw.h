@@ -28,6 +28,9 @@ struct RawSample {
 };
 
 struct RawMapping {
+  uint64_t start = 0;  // memory start, limit and file offset, as in /proc/PID/maps
+  uint64_t limit = 0;
+  uint64_t offset = 0;
   std::string file;
   std::string build_id;
   std::string flags;  // e.g. "[FN][FL][LN][IN]"
