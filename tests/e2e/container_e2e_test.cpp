@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "tests/e2e/agent_harness.h"
+#include "tests/e2e/perf_reference.h"
 
 namespace pprofd::e2e {
 namespace {
@@ -163,10 +164,13 @@ RawProfile FetchCpuProfile(const std::string& base_url, int seconds) {
   return profile;
 }
 
-// Fetches a CPU profile of cpu_split running as `pid` and checks the shares of its hot functions
-// against what the kernel accounted to each thread meanwhile (thread alpha is all HotAlpha,
-// thread beta splits 3:1 between HotBeta and HotGamma). The kernel's interval also covers the
-// client's start-up, when a busy machine may favour one thread: hence 8 points of margin.
+// Fetches a CPU profile of cpu_split running as `pid` and checks it against what the kernel
+// accounted to each thread meanwhile. Thread beta splits its own CPU time 3:1 between HotBeta and
+// HotGamma, whatever the scheduler does: that ratio is tight. Thread alpha is all HotAlpha; its
+// share of the two threads' time, and the total, are measured by the kernel over an interval
+// that also covers the client's start-up, when a busy machine (other tests, other builds) may
+// run the threads unevenly: those margins are wide. A filter that drops the target's samples, or
+// names that are wrong, fail all the same.
 RawProfile FetchAndCheckCpuSplit(const std::string& base_url, pid_t pid, int seconds) {
   const auto before = ThreadCpuNs(pid);
   const auto wall_before = std::chrono::steady_clock::now();
@@ -178,20 +182,48 @@ RawProfile FetchAndCheckCpuSplit(const std::string& base_url, pid_t pid, int sec
   const double beta = static_cast<double>(after["beta"] - before.at("beta"));
   REQUIRE(alpha + beta > 0);
   const double alpha_percent = 100.0 * alpha / (alpha + beta);
-  INFO("the kernel counted alpha " << alpha / 1e6 << " ms, beta " << beta / 1e6 << " ms");
+  INFO("the kernel counted alpha " << alpha / 1e6 << " ms, beta " << beta / 1e6 << " ms in " << wall
+                                   << " s");
   INFO("comments: " << JoinComments(profile));
-  // The CPU time the profile accounts for is the kernel's (the measured interval also covers the
-  // client's start-up, hence the scaling to the window): nothing dropped by the filter.
   int64_t profiled_ns = 0;
   for (const auto& sample : profile.samples) profiled_ns += sample.values[1];
-  const double expected_ns = (alpha + beta) * seconds / wall;
-  INFO("profiled " << profiled_ns / 1e6 << " ms; the kernel counted " << (alpha + beta) / 1e6
-                   << " ms in " << wall << " s, so ~" << expected_ns / 1e6 << " ms in the window");
+  INFO("profiled " << profiled_ns / 1e6 << " ms");
   CHECK(profile.TotalCount() > 50);
-  CHECK(static_cast<double>(profiled_ns) == Approx(expected_ns).epsilon(0.2));
-  CHECK(SharePercent(profile, "HotAlpha") == Approx(alpha_percent).margin(8.0));
-  CHECK(SharePercent(profile, "HotBeta") == Approx((100 - alpha_percent) * 0.75).margin(8.0));
-  CHECK(SharePercent(profile, "HotGamma") == Approx((100 - alpha_percent) * 0.25).margin(8.0));
+  // At most what the kernel counted (plus sampling noise); at least half its share of the window.
+  CHECK(static_cast<double>(profiled_ns) <= (alpha + beta) * 1.15);
+  CHECK(static_cast<double>(profiled_ns) >= (alpha + beta) * seconds / wall * 0.5);
+  const double hot_alpha = SharePercent(profile, "HotAlpha");
+  const double hot_beta = SharePercent(profile, "HotBeta");
+  const double hot_gamma = SharePercent(profile, "HotGamma");
+  INFO("HotAlpha " << hot_alpha << "%, HotBeta " << hot_beta << "%, HotGamma " << hot_gamma << "%");
+  CHECK(hot_alpha + hot_beta + hot_gamma >= 95.0);
+  CHECK(hot_alpha == Approx(alpha_percent).margin(12.0));
+  REQUIRE(hot_beta + hot_gamma > 0);
+  CHECK(hot_beta / (hot_beta + hot_gamma) == Approx(0.75).margin(0.08));
+  return profile;
+}
+
+// perf --call-graph dwarf records `pid` in the same window as a pprofd CPU profile: pprofd's
+// stacks must reach a thread's root (_start, clone3) at least as often as perf's. Returns the
+// profile.
+RawProfile CheckBesidePerf(const std::string& base_url, pid_t pid, int seconds) {
+  RawProfile profile;
+  PerfRecording perf;
+  std::string error;
+  const bool fetched =
+      ProfileBesidePerf(base_url + "/debug/pprof/profile?seconds=" + std::to_string(seconds), pid,
+                        seconds, &profile, &perf, &error);
+  INFO(error);
+  REQUIRE(fetched);
+  const double pprofd_complete = RootReachedPercent(profile);
+  const double perf_complete = RootReachedPercent(perf);
+  // The numbers of the comparison (shown with -s).
+  INFO("stacks reaching a thread's root: pprofd "
+       << pprofd_complete << "% of " << profile.TotalCount() << " samples, perf " << perf_complete
+       << "% of " << perf.stacks.size());
+  CHECK(profile.TotalCount() > 50);
+  CHECK(perf.stacks.size() > 50);
+  CHECK(pprofd_complete >= perf_complete);
   return profile;
 }
 
@@ -291,6 +323,7 @@ TEST_CASE("A target in a child PID namespace, seen from the host: samples, names
 
   RawProfile profile = FetchAndCheckCpuSplit(agent.Url(""), workload.pid(), 4);
   CHECK(CompleteSharePercent(profile) >= 95.0);
+  CheckBesidePerf(agent.Url(""), workload.pid(), 4);
   // Thread ids as the agent's (the host's) namespace numbers them: /proc/TID paths use them.
   std::map<std::string, pid_t> host_ids;
   for (const auto& [name, ids] : ThreadsByName(workload.pid())) host_ids[name] = ids.host;
@@ -336,6 +369,8 @@ TEST_CASE("A chrooted target whose files exist only in its mount namespace: name
   INFO("complete stacks: plain run " << plain_complete << "%, chrooted " << complete << "%");
   CHECK(complete >= 95.0);
   CHECK(complete >= plain_complete - 2.0);
+  // perf reads the files inside the target's mount namespace too: compare with it.
+  CheckBesidePerf(agent.Url(""), workload.pid(), 4);
   // libc (a copy inside the chroot) is named as in the plain run: the host's debug file is found
   // by build-id when the chroot has none.
   INFO("start_thread: plain run " << plain_start_thread << "%");
@@ -422,6 +457,7 @@ TEST_CASE("The agent inside the target's child PID namespace (a sidecar sharing 
 
   RawProfile profile = FetchAndCheckCpuSplit("http://" + listen, workload_pid, 4);
   CHECK(CompleteSharePercent(profile) >= 95.0);
+  CheckBesidePerf("http://" + listen, workload_pid, 4);
   // Thread ids as the agent's namespace numbers them, not the host's.
   std::map<std::string, pid_t> own_ids;
   for (const auto& [name, ids] : ThreadsByName(workload_pid)) own_ids[name] = ids.own;
