@@ -279,10 +279,12 @@ class ContainedWorkload {
       comm_ = fs::path(binary).filename().string().substr(0, 15);
     } else {
       mount_point_ = TempDir();
+      // sh -c SCRIPT sh MOUNT ROOTFS ARGS...: the workload's arguments follow.
       argv.insert(argv.end(), {"sh", "-c",
-                               "mount -t tmpfs tmpfs \"$1\" && cp -a \"$2\"/. \"$1\"/ && "
-                               "shift 2 && exec chroot \"$0\" /bin/workload \"$@\"",
-                               mount_point_, mount_point_, rootfs});
+                               "root=\"$1\" && mount -t tmpfs tmpfs \"$root\" && "
+                               "cp -a \"$2\"/. \"$root\"/ && shift 2 && "
+                               "exec chroot \"$root\" /bin/workload \"$@\"",
+                               "sh", mount_point_, rootfs});
       comm_ = "workload";
     }
     argv.insert(argv.end(), args.begin(), args.end());
