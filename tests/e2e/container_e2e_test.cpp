@@ -244,6 +244,27 @@ void CheckThreadIds(const RawProfile& profile, const std::map<std::string, pid_t
   CHECK(seen.count("beta") == 1);
 }
 
+// The thread snapshot (/threads): one sample per thread of `pid`, each labelled with its id as
+// `ids` gives it.
+void CheckThreadSnapshot(const std::string& base_url, const std::map<std::string, pid_t>& ids) {
+  RawProfile threads;
+  std::string error;
+  const bool fetched = FetchRawProfile(base_url + "/debug/pprof/threads", &threads, &error);
+  INFO(error);
+  REQUIRE(fetched);
+  INFO("comments: " << JoinComments(threads));
+  CHECK(threads.TotalCount() == static_cast<int64_t>(ids.size()));
+  std::set<std::string> seen;
+  for (const auto& sample : threads.samples) {
+    REQUIRE(sample.labels.count("thread_name") == 1);
+    const std::string& name = sample.labels.at("thread_name");
+    REQUIRE(ids.count(name) == 1);
+    CHECK(sample.labels.at("thread_id") == std::to_string(ids.at(name)));
+    seen.insert(name);
+  }
+  CHECK(seen.size() == ids.size());
+}
+
 // A root file system for `binary` alone: the binary as /bin/workload and the libraries ldd
 // lists, at the paths ldd gives (the dynamic linker looks them up there).
 void BuildRootfs(const fs::path& root, const std::string& binary) {
@@ -330,6 +351,7 @@ TEST_CASE("A target in a child PID namespace, seen from the host: samples, names
   std::map<std::string, pid_t> host_ids;
   for (const auto& [name, ids] : ThreadsByName(workload.pid())) host_ids[name] = ids.host;
   CheckThreadIds(profile, host_ids);
+  CheckThreadSnapshot(agent.Url(""), host_ids);
   CHECK(profile.mappings[1].file == FixturePath("workloads/cpu_split_g"));
   CHECK(profile.mappings[1].flags == "[FN][FL][LN][IN]");
 }
@@ -464,6 +486,7 @@ TEST_CASE("The agent inside the target's child PID namespace (a sidecar sharing 
   std::map<std::string, pid_t> own_ids;
   for (const auto& [name, ids] : ThreadsByName(workload_pid)) own_ids[name] = ids.own;
   CheckThreadIds(profile, own_ids);
+  CheckThreadSnapshot("http://" + listen, own_ids);
 }
 
 namespace {
