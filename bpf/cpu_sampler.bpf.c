@@ -10,14 +10,17 @@
 
 #include "cpu_sample_abi.h"
 #include "stack_copy.bpf.h"
+#include "task_pid.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set by user space before load. The tgid is compared as seen from the agent's PID namespace so a
- * sidecar in another namespace (shared-PID pod) filters correctly. */
+/* Set by user space before load. target_tgid is the target as the agent's PID namespace numbers
+ * it (the nsfs inode pidns_ino), whichever namespaces the agent and the target are in: the host,
+ * a container seen from the host, a sidecar sharing the target's namespace. */
 const volatile __u32 target_tgid = 0;
-const volatile __u64 pidns_dev = 0;
 const volatile __u64 pidns_ino = 0;
+/* The agent sees kernel pids as they are: ids need no translation. */
+const volatile bool agent_in_init_pidns = false;
 /* A multiple of PPROFD_PAGE_SIZE, at most PPROFD_MAX_STACK_BYTES. */
 const volatile __u32 stack_bytes = 16384;
 
@@ -43,18 +46,28 @@ static __always_inline void count_lost(void)
 		__sync_fetch_and_add(lost, 1);
 }
 
+/* The target's tgid as the kernel numbers it (task->tgid): the per-sample filter, one compare.
+ * User space sets it when the agent shares the kernel's numbering; otherwise the first sample of
+ * the target teaches it (see pprofd_learn_current_target). */
+__u32 target_kernel_tgid = 0;
+
 SEC("perf_event")
 int sample_cpu(struct bpf_perf_event_data *ctx)
 {
-	struct bpf_pidns_info ns = {};
+	__u32 kernel_tgid = *(volatile __u32 *)&target_kernel_tgid;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct pprofd_cpu_sample *s;
 	struct task_struct *task;
 	struct pt_regs *user_regs;
 	__u64 sampled_ip;
 
-	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) != 0)
-		return 0;
-	if (ns.tgid != target_tgid)
+	if (kernel_tgid == 0) {
+		kernel_tgid = pprofd_learn_current_target(target_tgid, pidns_ino);
+		if (kernel_tgid == 0)
+			return 0;
+		target_kernel_tgid = kernel_tgid;
+	}
+	if ((__u32)(pid_tgid >> 32) != kernel_tgid)
 		return 0;
 
 	s = bpf_ringbuf_reserve(&samples, sizeof(*s) + stack_bytes, 0);
@@ -64,8 +77,8 @@ int sample_cpu(struct bpf_perf_event_data *ctx)
 	}
 
 	s->time_ns = bpf_ktime_get_ns();
-	s->tgid = ns.tgid;
-	s->tid = ns.pid;
+	s->tgid = target_tgid;
+	s->tid = pprofd_current_tid_in_ns(pid_tgid, agent_in_init_pidns, pidns_ino);
 	s->flags = 0;
 	s->reserved = 0;
 	bpf_get_current_comm(s->comm, sizeof(s->comm));

@@ -11,18 +11,20 @@
  * The probe's cookie is the enum pprofd_alloc_fn of the probed function. */
 #include "vmlinux.h"
 
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
 #include "heap_sample_abi.h"
 #include "stack_copy.bpf.h"
+#include "task_pid.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set by user space before load (see cpu_sampler.bpf.c for the namespace-aware tgid filter). */
 const volatile __u32 target_tgid = 0;
-const volatile __u64 pidns_dev = 0;
 const volatile __u64 pidns_ino = 0;
+const volatile bool agent_in_init_pidns = false;
 /* A multiple of PPROFD_PAGE_SIZE, at most PPROFD_MAX_STACK_BYTES. */
 const volatile __u32 stack_bytes = 16384;
 /* Quantiles of Exp(mean = rate); all zero samples every allocation. */
@@ -32,6 +34,8 @@ const volatile __u64 intervals[PPROFD_HEAP_INTERVALS] = {};
  * in outer_by_tid only when this is non-zero, which keeps the common path to one load. */
 __u64 outer_active = 0;
 __u64 next_alloc_id = 0;
+/* The target's task->tgid: set by user space or learned (see cpu_sampler.bpf.c). */
+__u32 target_kernel_tgid = 0;
 
 extern bool bpf_session_is_return(void) __ksym __weak;
 extern __u64 *bpf_session_cookie(void) __ksym __weak;
@@ -110,11 +114,24 @@ static __always_inline void count(__u32 stat)
 		__sync_fetch_and_add(counter, 1);
 }
 
-static __always_inline bool in_target(struct bpf_pidns_info *ns)
+/* The probes are attached for the target's pid only; this guards against the kernel's filter
+ * letting another process through (it is by address space), at one compare once learned. */
+static __always_inline bool in_target(__u64 pid_tgid)
 {
-	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, ns, sizeof(*ns)) != 0)
-		return false;
-	return ns->tgid == target_tgid;
+	__u32 kernel_tgid = *(volatile __u32 *)&target_kernel_tgid;
+
+	if (kernel_tgid == 0) {
+		kernel_tgid = pprofd_learn_current_target(target_tgid, pidns_ino);
+		if (kernel_tgid == 0)
+			return false;
+		target_kernel_tgid = kernel_tgid;
+	}
+	return (__u32)(pid_tgid >> 32) == kernel_tgid;
+}
+
+static __always_inline __u32 current_ns_tid(void)
+{
+	return pprofd_current_tid_in_ns(bpf_get_current_pid_tgid(), agent_in_init_pidns, pidns_ino);
 }
 
 static __always_inline __u64 draw_interval(void)
@@ -170,16 +187,14 @@ static __always_inline void release_outer(__u32 tid)
 static __always_inline void emit_free(__u64 alloc_id, __u64 address, __u64 size)
 {
 	struct pprofd_heap_free_event *f;
-	struct bpf_pidns_info ns = {};
 
 	f = bpf_ringbuf_reserve(&events, sizeof(*f), 0);
 	if (!f) {
 		count(PPROFD_HEAP_STAT_LOST_FREE);
 		return;
 	}
-	bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns));
 	f->header.type = PPROFD_HEAP_EVENT_FREE;
-	f->header.tid = ns.pid;
+	f->header.tid = current_ns_tid();
 	f->header.time_ns = bpf_ktime_get_ns();
 	f->header.alloc_id = alloc_id;
 	f->header.address = address;
@@ -211,8 +226,8 @@ static __always_inline void on_free(__u64 address)
 static __always_inline bool on_entry(struct pt_regs *ctx, __u32 fn, struct call_state *st,
 				     bool classic)
 {
-	struct bpf_pidns_info ns = {};
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
 	__u64 size = 0;
 	__u64 n;
 	__u32 *depth;
@@ -221,7 +236,7 @@ static __always_inline bool on_entry(struct pt_regs *ctx, __u32 fn, struct call_
 	st->flags = 0;
 	st->size = 0;
 	st->memptr = 0;
-	if (!in_target(&ns))
+	if (!in_target(pid_tgid))
 		return false;
 
 	depth = outer_depth(tid);
@@ -302,7 +317,6 @@ static __always_inline void emit_alloc(struct pt_regs *ctx, __u32 fn, __u64 size
 	struct pprofd_heap_alloc_event *e;
 	struct pprofd_heap_live entry;
 	struct pprofd_heap_live *stale;
-	struct bpf_pidns_info ns = {};
 	__u32 flags = 0;
 
 	if (!address) {
@@ -325,9 +339,8 @@ static __always_inline void emit_alloc(struct pt_regs *ctx, __u32 fn, __u64 size
 		count(PPROFD_HEAP_STAT_LIVE_FULL);
 	}
 
-	bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns));
 	e->header.type = PPROFD_HEAP_EVENT_ALLOC;
-	e->header.tid = ns.pid;
+	e->header.tid = current_ns_tid();
 	e->header.time_ns = bpf_ktime_get_ns();
 	e->header.alloc_id = entry.alloc_id;
 	e->header.address = address;

@@ -37,7 +37,6 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by user space before load (see cpu_sampler.bpf.c for the namespace-aware tgid filter). */
 const volatile __u32 target_tgid = 0;
-const volatile __u64 pidns_dev = 0;
 const volatile __u64 pidns_ino = 0;
 /* The agent sees kernel pids as they are: ids need no translation. */
 const volatile bool agent_in_init_pidns = false;
@@ -46,7 +45,7 @@ const volatile __u32 stack_bytes = 16384;
 
 /* The target's tgid as the kernel numbers it (task->tgid): the cheap filter. User space sets it
  * when it shares the kernel's numbering; otherwise the first switch-out or futex call of the
- * target seen through bpf_get_ns_current_pid_tgid teaches it. */
+ * target teaches it (pprofd_learn_current_target). */
 __u32 target_kernel_tgid = 0;
 /* Sampling rate per kind; user space sets it before attaching. */
 __u64 rate_ns[PPROFD_OFFCPU_KIND_COUNT] = {};
@@ -150,27 +149,18 @@ static __always_inline __u32 task_ns_tid(struct task_struct *task)
 
 static __always_inline __u32 current_ns_tid(__u64 pid_tgid)
 {
-	struct bpf_pidns_info ns = {};
-
-	if (agent_in_init_pidns)
-		return (__u32)pid_tgid;
-	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) != 0)
-		return 0;
-	return ns.pid;
+	return pprofd_current_tid_in_ns(pid_tgid, agent_in_init_pidns, pidns_ino);
 }
 
-/* Learns target_kernel_tgid from the current task, when that is the target. */
+/* Learns target_kernel_tgid from the current task, when that is the target. Only an agent outside
+ * the initial namespace gets here (user space sets it otherwise); the namespace walk also works
+ * when the target's namespace is a child of the agent's, where bpf_get_ns_current_pid_tgid fails. */
 static __always_inline __u32 learn_target(void)
 {
-	struct bpf_pidns_info ns = {};
-	__u32 kernel_tgid;
+	__u32 kernel_tgid = pprofd_learn_current_target(target_tgid, pidns_ino);
 
-	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) != 0)
-		return 0;
-	if (ns.tgid != target_tgid)
-		return 0;
-	kernel_tgid = bpf_get_current_pid_tgid() >> 32;
-	target_kernel_tgid = kernel_tgid;
+	if (kernel_tgid != 0)
+		target_kernel_tgid = kernel_tgid;
 	return kernel_tgid;
 }
 

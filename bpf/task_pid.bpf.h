@@ -1,6 +1,8 @@
-/* A task's thread and process ids as seen in a given PID namespace (the agent's), for programs that
- * look at tasks other than the current one (task iterators, the `next` task of sched_switch), where
- * bpf_get_ns_current_pid_tgid cannot help. Include after vmlinux.h and bpf_core_read.h. */
+/* A task's thread and process ids as seen in a given PID namespace (the agent's). Every program
+ * uses these rather than bpf_get_ns_current_pid_tgid, which answers only for a task whose own
+ * namespace is the one asked for: it fails for a container's process seen from the host, and it
+ * cannot look at tasks other than the current one (task iterators, the `next` task of
+ * sched_switch). Include after vmlinux.h, bpf_helpers.h and bpf_core_read.h. */
 #ifndef PPROFD_BPF_TASK_PID_BPF_H
 #define PPROFD_BPF_TASK_PID_BPF_H
 
@@ -37,6 +39,31 @@ static __always_inline __u32 pprofd_task_tid_in_ns(struct task_struct *task, __u
 static __always_inline __u32 pprofd_task_tgid_in_ns(struct task_struct *task, __u64 ns_ino)
 {
 	return pprofd_pid_nr_in_ns(BPF_CORE_READ(task, group_leader, thread_pid), ns_ino);
+}
+
+/* The kernel's number (task->tgid) of the current process when it is the target, i.e. when its
+ * tgid in the agent's namespace is `target_tgid`; 0 otherwise. The slow path (a walk over the
+ * pid's per-namespace numbers), run until the target is learned once: afterwards programs compare
+ * bpf_get_current_pid_tgid() >> 32, one helper call and one compare. Unlike
+ * bpf_get_ns_current_pid_tgid it works when the target's own namespace is a child of the agent's
+ * (a container seen from the host), where that helper fails with EINVAL. */
+static __always_inline __u32 pprofd_learn_current_target(__u32 target_tgid, __u64 ns_ino)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (pprofd_task_tgid_in_ns(task, ns_ino) != target_tgid)
+		return 0;
+	return BPF_CORE_READ(task, tgid);
+}
+
+/* The current thread's id in the agent's namespace: the kernel's own when the agent is in the
+ * initial namespace (no walk), else the number at the agent's level. 0 when not visible there. */
+static __always_inline __u32 pprofd_current_tid_in_ns(__u64 pid_tgid, bool agent_in_init_pidns,
+						      __u64 ns_ino)
+{
+	if (agent_in_init_pidns)
+		return (__u32)pid_tgid;
+	return pprofd_task_tid_in_ns(bpf_get_current_task_btf(), ns_ino);
 }
 
 #endif

@@ -9,15 +9,10 @@
 
 #include "base/file_util.h"
 #include "base/log.h"
+#include "symbolizer/mapped_file.h"
 
 namespace pprofd::symbolizer {
 namespace {
-
-constexpr std::string_view kDeletedSuffix = " (deleted)";
-
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
 
 // pread until done; the vdso is a couple of pages, but do not trust one call.
 Status ReadFully(int fd, uint64_t address, std::string* out, size_t size) {
@@ -75,6 +70,15 @@ std::shared_ptr<ElfFile> AddressSpace::OpenVdso(const MapEntry& entry) {
   return vdso_elf_;
 }
 
+void AddressSpace::ReportUnreachable(const MapEntry& entry) {
+  if (!unreachable_reported_.insert(entry.path).second) return;
+  LogWarning(StrCat("pid ", pid_, ": cannot reach the file it maps as ", entry.path, " (inode ",
+                    entry.inode,
+                    "): its frames are shown as module+offset. For a target in "
+                    "another mount namespace or chroot, give pprofd CAP_CHECKPOINT_RESTORE so it "
+                    "can open /proc/PID/map_files"));
+}
+
 Status AddressSpace::Refresh() {
   last_refresh_ = std::chrono::steady_clock::now();
   const std::string proc = StrCat("/proc/", pid_);
@@ -87,7 +91,10 @@ Status AddressSpace::Refresh() {
   ssize_t n = ::readlink((proc + "/exe").c_str(), exe, sizeof(exe) - 1);
   if (n > 0) main_executable_.assign(exe, static_cast<size_t>(n));
 
+  // Debug files are looked up under the target's root; the files themselves are found by
+  // LocateMappedFile, which checks that what it opens is what the target maps.
   const std::string root = proc + "/root";
+  const std::string root_link = TargetRootLink(pid_);
   std::vector<Mapping> mappings;
   for (MapEntry& entry : *entries) {
     if (!entry.executable) continue;
@@ -95,13 +102,11 @@ Status AddressSpace::Refresh() {
     std::shared_ptr<ElfFile> elf;
     if (entry.path == "[vdso]") {
       elf = OpenVdso(entry);
-    } else if (!entry.path.empty() && entry.path[0] == '/') {
-      // A deleted (upgraded) or memfd file is still reachable through map_files.
-      std::string path = EndsWith(entry.path, kDeletedSuffix)
-                             ? StrCat(proc, "/map_files/", std::hex, entry.start, "-", entry.end)
-                             : root + entry.path;
-      auto opened = cache_->Get(path, root);
+    } else if (std::optional<MappedFile> file = LocateMappedFile(pid_, entry, root_link)) {
+      auto opened = cache_->Get(file->open_path, root);
       if (opened.ok()) elf = *opened;
+    } else if (!entry.path.empty() && entry.path[0] == '/') {
+      ReportUnreachable(entry);
     }
     if (elf) {
       // The vdso's file offsets are offsets in the image we copied, which starts at entry.start.

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,8 @@ struct Mapping {
 
 class AddressSpace {
  public:
-  // Files are opened as /proc/PID/root + path, so a target in another mount namespace works.
+  // Files are found with LocateMappedFile (under /proc/PID/root, or /proc/PID/map_files), so a
+  // target in another mount namespace or a chroot works; each is checked to be the file mapped.
   // Nothing is read until Refresh() or the first Find().
   AddressSpace(pid_t pid, ElfCache* cache,
                std::chrono::milliseconds min_refresh_interval = std::chrono::milliseconds(100));
@@ -61,7 +63,11 @@ class AddressSpace {
   std::shared_ptr<ElfFile> vdso_elf_;
   bool vdso_tried_ = false;
 
+  // Paths already warned about: a file no candidate path reaches is reported once.
+  std::set<std::string> unreachable_reported_;
+
   const Mapping* Search(uint64_t address) const;
+  void ReportUnreachable(const MapEntry& entry);
   std::shared_ptr<ElfFile> OpenVdso(const MapEntry& entry);
 };
 

@@ -54,7 +54,7 @@ std::string BuildIdPath(const std::string& root, const std::string& build_id) {
 }
 
 // The build-id path, accepted when the file there carries the same build-id.
-std::optional<DebugFile> TryBuildIdPath(const std::string& root, const std::string& build_id) {
+std::optional<DebugFile> TryBuildIdPathUnder(const std::string& root, const std::string& build_id) {
   if (build_id.size() < 4) return std::nullopt;
   std::string candidate = BuildIdPath(root, build_id);
   if (::access(candidate.c_str(), R_OK) != 0) return std::nullopt;
@@ -65,6 +65,15 @@ std::optional<DebugFile> TryBuildIdPath(const std::string& root, const std::stri
     return std::nullopt;
   }
   return DebugFile{candidate, std::move(opened).value()};
+}
+
+// Under the target's root first, then under the agent's own: a container image rarely carries
+// debug files, while the host may have them for the same build (the build-id names the exact
+// build, so a file found there cannot belong to another one).
+std::optional<DebugFile> TryBuildIdPath(const std::string& root, const std::string& build_id) {
+  if (auto found = TryBuildIdPathUnder(root, build_id)) return found;
+  if (root.empty()) return std::nullopt;
+  return TryBuildIdPathUnder("", build_id);
 }
 
 struct DebugLink {

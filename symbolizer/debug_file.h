@@ -1,6 +1,7 @@
 // Finding the separate debug file of an ELF object, the way gdb and elfutils do, but under the
 // target's root (a container's files are seen through /proc/PID/root):
-//   1. <root>/usr/lib/debug/.build-id/xx/yyyy.debug
+//   1. <root>/usr/lib/debug/.build-id/xx/yyyy.debug, then the same under the agent's own root
+//      (the build-id names the exact build, so the host's debug files serve a container)
 //   2. .gnu_debuglink: <dir>/<name>, <dir>/.debug/<name>, <root>/usr/lib/debug/<dir>/<name>,
 //      accepted only when the file's CRC32 matches the link.
 // Also the dwz "alternate" file named by .gnu_debugaltlink (Debian's dbgsym packages use dwz).

@@ -15,6 +15,7 @@
 #include "agent/heap/probe_offset.h"
 #include "base/file_util.h"
 #include "base/log.h"
+#include "symbolizer/mapped_file.h"
 #include "symbolizer/proc_maps.h"
 
 namespace pprofd::heap {
@@ -73,6 +74,7 @@ std::string Hex(uint64_t value) {
 std::vector<MappedModule> CodeModules(pid_t pid, const std::vector<symbolizer::MapEntry>& maps) {
   std::vector<MappedModule> modules;
   std::map<std::string, size_t, std::less<>> index_by_path;
+  const std::string root_link = symbolizer::TargetRootLink(pid);
   for (const symbolizer::MapEntry& entry : maps) {
     if (entry.path.empty() || entry.path[0] != '/') continue;
     if (index_by_path.contains(entry.path)) continue;
@@ -89,10 +91,11 @@ std::vector<MappedModule> CodeModules(pid_t pid, const std::vector<symbolizer::M
     MappedModule module;
     module.path = std::string(StripDeleted(entry.path, &module.deleted));
     module.inode = entry.inode;
-    // A deleted file (upgraded on disk while running) is still reachable through map_files.
-    module.open_path =
-        module.deleted ? StrCat("/proc/", pid, "/map_files/", std::hex, entry.start, "-", entry.end)
-                       : StrCat("/proc/", pid, "/root", module.path);
+    // The very file mapped, whether the target is chrooted, in another mount namespace, or
+    // runs a file deleted (upgraded on disk) since.
+    std::optional<symbolizer::MappedFile> file =
+        symbolizer::LocateMappedFile(pid, entry, root_link);
+    module.open_path = file ? file->open_path : StrCat("/proc/", pid, "/root", module.path);
     index_by_path.emplace(entry.path, modules.size());
     modules.push_back(std::move(module));
   }

@@ -2,7 +2,6 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <cstring>
 
 #include "agent/sampling/perf_event.h"
+#include "agent/sampling/pid_namespace.h"
 #include "base/log.h"
 #include "cpu_sampler.skel.h"
 
@@ -50,8 +50,8 @@ StatusOr<std::unique_ptr<CpuSampler>> CpuSampler::Create(const CpuSamplerOptions
   sampler->cpus_ = std::move(*cpus);
   sampler->stack_bytes_ = options.stack_bytes;
 
-  struct stat pidns;
-  if (::stat("/proc/self/ns/pid", &pidns) != 0) return ErrnoError("stat /proc/self/ns/pid", errno);
+  auto pidns = AgentPidNamespace();
+  if (!pidns.ok()) return pidns.status();
 
   LIBBPF_OPTS(bpf_object_open_opts, open_opts,
               .btf_custom_path =
@@ -60,8 +60,10 @@ StatusOr<std::unique_ptr<CpuSampler>> CpuSampler::Create(const CpuSamplerOptions
   if (!sampler->skeleton_) return ErrnoError("open BPF program cpu_sampler", errno);
   auto* skeleton = sampler->skeleton_.get();
   skeleton->rodata->target_tgid = static_cast<uint32_t>(options.target_pid);
-  skeleton->rodata->pidns_dev = pidns.st_dev;
-  skeleton->rodata->pidns_ino = pidns.st_ino;
+  skeleton->rodata->pidns_ino = pidns->inode;
+  skeleton->rodata->agent_in_init_pidns = pidns->is_initial;
+  // The program learns the kernel's number for the target otherwise (see the program).
+  if (pidns->is_initial) skeleton->bss->target_kernel_tgid = skeleton->rodata->target_tgid;
   skeleton->rodata->stack_bytes = options.stack_bytes;
   sampler->ring_bytes_ = RingBytesFor(options, sampler->cpus_.size());
   if (int err = bpf_map__set_max_entries(skeleton->maps.samples, sampler->ring_bytes_); err != 0) {

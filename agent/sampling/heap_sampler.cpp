@@ -2,7 +2,6 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -10,6 +9,7 @@
 #include <cstring>
 #include <random>
 
+#include "agent/sampling/pid_namespace.h"
 #include "agent/sampling/uprobe_multi.h"
 #include "base/log.h"
 #include "base/scoped_fd.h"
@@ -105,8 +105,8 @@ namespace {
 
 StatusOr<SkeletonPtr> LoadSkeleton(const HeapSamplerOptions& options, bool session,
                                    const std::vector<uint64_t>& intervals) {
-  struct stat pidns;
-  if (::stat("/proc/self/ns/pid", &pidns) != 0) return ErrnoError("stat /proc/self/ns/pid", errno);
+  auto pidns = AgentPidNamespace();
+  if (!pidns.ok()) return pidns.status();
 
   LIBBPF_OPTS(bpf_object_open_opts, open_opts,
               .btf_custom_path =
@@ -115,8 +115,10 @@ StatusOr<SkeletonPtr> LoadSkeleton(const HeapSamplerOptions& options, bool sessi
   if (!skeleton) return ErrnoError("open BPF program heap_sampler", errno);
   auto* rodata = skeleton->rodata;
   rodata->target_tgid = static_cast<uint32_t>(options.target_pid);
-  rodata->pidns_dev = pidns.st_dev;
-  rodata->pidns_ino = pidns.st_ino;
+  rodata->pidns_ino = pidns->inode;
+  rodata->agent_in_init_pidns = pidns->is_initial;
+  // The program learns the kernel's number for the target otherwise (see the program).
+  if (pidns->is_initial) skeleton->bss->target_kernel_tgid = rodata->target_tgid;
   rodata->stack_bytes = options.stack_bytes;
   for (size_t i = 0; i < intervals.size(); ++i) {
     const_cast<__u64&>(rodata->intervals[i]) = intervals[i];

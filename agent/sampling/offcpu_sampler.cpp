@@ -13,15 +13,13 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "agent/sampling/pid_namespace.h"
 #include "base/log.h"
 #include "base/scoped_fd.h"
 #include "offcpu_sampler.skel.h"
 
 namespace pprofd::sampling {
 namespace {
-
-// The inode number of the initial PID namespace (PROC_PID_INIT_INO): its ids are the kernel's.
-constexpr uint64_t kInitPidNamespaceInode = 0xEFFFFFFCu;
 
 size_t NextPowerOfTwo(size_t n) {
   size_t power = 1;
@@ -71,8 +69,7 @@ void ClearU32Map(int map_fd) {
   for (uint32_t k : keys) bpf_map_delete_elem(map_fd, &k);
 }
 
-StatusOr<SkeletonPtr> LoadSkeleton(const OffCpuSamplerOptions& options, const struct stat& pidns,
-                                   bool init_pidns) {
+StatusOr<SkeletonPtr> LoadSkeleton(const OffCpuSamplerOptions& options, const PidNamespace& pidns) {
   LIBBPF_OPTS(bpf_object_open_opts, open_opts,
               .btf_custom_path =
                   options.btf_custom_path.empty() ? nullptr : options.btf_custom_path.c_str());
@@ -80,9 +77,8 @@ StatusOr<SkeletonPtr> LoadSkeleton(const OffCpuSamplerOptions& options, const st
   if (!skeleton) return ErrnoError("open BPF program offcpu_sampler", errno);
   auto* rodata = skeleton->rodata;
   rodata->target_tgid = static_cast<uint32_t>(options.target_pid);
-  rodata->pidns_dev = pidns.st_dev;
-  rodata->pidns_ino = pidns.st_ino;
-  rodata->agent_in_init_pidns = init_pidns;
+  rodata->pidns_ino = pidns.inode;
+  rodata->agent_in_init_pidns = pidns.is_initial;
   rodata->stack_bytes = options.stack_bytes;
   if (int err = bpf_map__set_max_entries(skeleton->maps.events, RingBytesFor(options.stack_bytes));
       err != 0) {
@@ -126,15 +122,15 @@ StatusOr<std::unique_ptr<OffCpuSampler>> OffCpuSampler::Create(
   if (options.target_pid <= 0) {
     return Status::Error(StrCat("off-CPU sampler: bad target pid ", options.target_pid));
   }
-  struct stat pidns;
-  if (::stat("/proc/self/ns/pid", &pidns) != 0) return ErrnoError("stat /proc/self/ns/pid", errno);
-  const bool init_pidns = pidns.st_ino == kInitPidNamespaceInode;
+  auto pidns = AgentPidNamespace();
+  if (!pidns.ok()) return pidns.status();
 
-  auto loaded = LoadSkeleton(options, pidns, init_pidns);
+  auto loaded = LoadSkeleton(options, *pidns);
   if (!loaded.ok()) return loaded.status();
   SkeletonPtr skeleton = std::move(*loaded);
   // The program learns the kernel's number for the target otherwise (see the program).
-  if (init_pidns) skeleton->bss->target_kernel_tgid = static_cast<uint32_t>(options.target_pid);
+  if (pidns->is_initial)
+    skeleton->bss->target_kernel_tgid = static_cast<uint32_t>(options.target_pid);
   for (auto& rate : skeleton->bss->rate_ns) rate = 1;
 
   std::unique_ptr<OffCpuSampler> sampler(new OffCpuSampler());
