@@ -121,8 +121,9 @@ struct NmSymbol {
   uint64_t size = 0;
 };
 
-// Every defined symbol with a size, from `nm -S` over .symtab and .dynsym, by (mangled) name.
-std::multimap<std::string, NmSymbol> SizedSymbols(const std::string& file) {
+// Every defined symbol, from `nm -S` over .symtab and .dynsym, by (mangled) name; size 0 when
+// the symbol has none.
+std::multimap<std::string, NmSymbol> DefinedSymbols(const std::string& file) {
   std::multimap<std::string, NmSymbol> symbols;
   for (bool dynamic : {false, true}) {
     std::vector<std::string> argv = {"nm", "-S", "--defined-only"};
@@ -131,15 +132,33 @@ std::multimap<std::string, NmSymbol> SizedSymbols(const std::string& file) {
     std::istringstream lines(RunCommand(argv).out);
     std::string line;
     while (std::getline(lines, line)) {
-      // "000000000001ab20 0000000000000001 W _init"; symbols without a size have 3 fields.
+      // "000000000001ab20 0000000000000001 W _init", or without the size "0000000000001000 T f".
       std::istringstream fields(line);
-      std::string address, size, type, name;
-      if (!(fields >> address >> size >> type >> name)) continue;
-      symbols.emplace(name,
-                      NmSymbol{std::stoull(address, nullptr, 16), std::stoull(size, nullptr, 16)});
+      std::vector<std::string> tokens;
+      for (std::string token; fields >> token;) tokens.push_back(token);
+      if (tokens.size() == 4) {
+        symbols.emplace(tokens[3], NmSymbol{std::stoull(tokens[0], nullptr, 16),
+                                            std::stoull(tokens[1], nullptr, 16)});
+      } else if (tokens.size() == 3) {
+        symbols.emplace(tokens[2], NmSymbol{std::stoull(tokens[0], nullptr, 16), 0});
+      }
     }
   }
   return symbols;
+}
+
+// Two names of one function: symbols at the same address (musl's __clock_gettime and its weak
+// alias clock_gettime). Either is right.
+bool AreAliases(const std::multimap<std::string, NmSymbol>& symbols, const std::string& a,
+                const std::string& b) {
+  auto [a_begin, a_end] = symbols.equal_range(a);
+  auto [b_begin, b_end] = symbols.equal_range(b);
+  for (auto i = a_begin; i != a_end; ++i) {
+    for (auto j = b_begin; j != b_end; ++j) {
+      if (i->second.address == j->second.address) return true;
+    }
+  }
+  return false;
 }
 
 // binutils' addr2line names an address it has no better answer for by the nearest preceding
@@ -148,11 +167,13 @@ std::multimap<std::string, NmSymbol> SizedSymbols(const std::string& file) {
 bool Addr2LineGuessed(const std::multimap<std::string, NmSymbol>& symbols,
                       const std::string& function, uint64_t vaddr) {
   auto [begin, end] = symbols.equal_range(function);
-  if (begin == end) return false;  // no sized symbol of that name: not a guess we can prove
+  bool sized = false;
   for (auto it = begin; it != end; ++it) {
+    if (it->second.size == 0) continue;  // no size: not a guess that can be proven
+    sized = true;
     if (vaddr >= it->second.address && vaddr - it->second.address < it->second.size) return false;
   }
-  return true;
+  return sized;
 }
 
 // pprofd's name for an address it could not name: "module+0x1a2b" (or a marker).
@@ -188,7 +209,7 @@ Addr2LineComparison CompareWithAddr2Line(const RawProfile& profile,
     std::vector<std::vector<AddrLineFrame>> chains =
         Addr2Line(file, vaddrs, demangle, &result.error);
     if (chains.empty()) return result;
-    const std::multimap<std::string, NmSymbol> sized = SizedSymbols(file);
+    const std::multimap<std::string, NmSymbol> symbols = DefinedSymbols(file);
     for (size_t i = 0; i < locations.size(); ++i) {
       const RawLocation& location = *locations[i].first;
       const std::vector<AddrLineFrame>& chain = chains[i];
@@ -202,7 +223,7 @@ Addr2LineComparison CompareWithAddr2Line(const RawProfile& profile,
             << ", addr2line '" << theirs.function << "' " << theirs.file << ":" << theirs.line;
       if (IsUnnamed(ours.function)) {
         if (theirs.function != "??" &&
-            Addr2LineGuessed(sized, theirs.function, locations[i].second)) {
+            Addr2LineGuessed(symbols, theirs.function, locations[i].second)) {
           ++result.reference_guessed;
           note("addr2line guessed: " + where.str());
         } else if (theirs.function != "??") {
@@ -211,7 +232,8 @@ Addr2LineComparison CompareWithAddr2Line(const RawProfile& profile,
         }
         continue;
       }
-      if (ours.function != theirs.function) {
+      if (ours.function != theirs.function &&
+          !AreAliases(symbols, ours.function, theirs.function)) {
         ++result.wrong_name;
         note("wrong name: " + where.str());
         continue;
