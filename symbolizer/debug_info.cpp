@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "symbolizer/demangle.h"
@@ -23,23 +24,6 @@ void ForEachRange(Dwarf_Die* die, Fn fn) {
   while ((offset = dwarf_ranges(die, offset, &base, &start, &end)) > 0) {
     if (end > start) fn(start, end);
   }
-}
-
-// The innermost (shortest) range in `ranges` (sorted by low) containing `address`.
-template <typename Range>
-const Range* FindInnermost(const std::vector<Range>& ranges, uint64_t max_length,
-                           uint64_t address) {
-  auto it = std::upper_bound(ranges.begin(), ranges.end(), address,
-                             [](uint64_t addr, const Range& r) { return addr < r.low; });
-  const Range* best = nullptr;
-  while (it != ranges.begin()) {
-    --it;
-    if (address - it->low >= max_length) break;
-    if (address < it->high && (best == nullptr || it->high - it->low < best->high - best->low)) {
-      best = &*it;
-    }
-  }
-  return best;
 }
 
 std::string StringAttr(Dwarf_Die* die, unsigned int name) {
@@ -140,7 +124,6 @@ void DebugInfo::IndexUnits() {
     bool any = false;
     ForEachRange(&cudie, [&](uint64_t low, uint64_t high) {
       unit_ranges_.push_back(Range{low, high, index});
-      max_unit_range_ = std::max(max_unit_range_, high - low);
       any = true;
     });
     if (!any) continue;
@@ -153,6 +136,49 @@ void DebugInfo::IndexUnits() {
   }
   std::sort(unit_ranges_.begin(), unit_ranges_.end(),
             [](const Range& a, const Range& b) { return a.low < b.low; });
+  unit_segments_ = InnermostSegments(unit_ranges_);
+}
+
+std::vector<DebugInfo::Segment> DebugInfo::InnermostSegments(const std::vector<Range>& ranges) {
+  // A sweep over the ranges' ends: the open ranges, innermost first.
+  auto inner = [&ranges](uint32_t a, uint32_t b) {
+    uint64_t length_a = ranges[a].high - ranges[a].low;
+    uint64_t length_b = ranges[b].high - ranges[b].low;
+    return length_a != length_b ? length_a < length_b : a > b;
+  };
+  std::set<uint32_t, decltype(inner)> open(inner);
+  std::vector<uint32_t> by_high(ranges.size());
+  for (uint32_t i = 0; i < by_high.size(); ++i) by_high[i] = i;
+  std::sort(by_high.begin(), by_high.end(),
+            [&ranges](uint32_t a, uint32_t b) { return ranges[a].high < ranges[b].high; });
+  std::vector<Segment> segments;
+  size_t next_low = 0;
+  size_t next_high = 0;
+  while (next_high < by_high.size()) {
+    uint64_t at = ranges[by_high[next_high]].high;
+    if (next_low < ranges.size()) at = std::min(at, ranges[next_low].low);
+    for (; next_high < by_high.size() && ranges[by_high[next_high]].high == at; ++next_high) {
+      open.erase(by_high[next_high]);
+    }
+    for (; next_low < ranges.size() && ranges[next_low].low == at; ++next_low) {
+      open.insert(static_cast<uint32_t>(next_low));
+    }
+    uint32_t innermost = open.empty() ? Segment::kNoRange : *open.begin();
+    if (segments.empty() || segments.back().range != innermost) {
+      segments.push_back(Segment{at, innermost});
+    }
+  }
+  return segments;
+}
+
+const DebugInfo::Range* DebugInfo::FindInnermost(const std::vector<Range>& ranges,
+                                                 const std::vector<Segment>& segments,
+                                                 uint64_t address) {
+  auto it = std::upper_bound(segments.begin(), segments.end(), address,
+                             [](uint64_t addr, const Segment& s) { return addr < s.start; });
+  if (it == segments.begin()) return nullptr;
+  --it;
+  return it->range == Segment::kNoRange ? nullptr : &ranges[it->range];
 }
 
 // Gives the scopes on the path their nodes (the outer ones first) and returns the innermost's.
@@ -186,7 +212,6 @@ void DebugInfo::CollectFunctions(Unit& unit) {
       bool any = false;
       ForEachRange(die, [&](uint64_t low, uint64_t high) {
         unit.function_ranges.push_back(Range{low, high, index});
-        unit.max_function_range = std::max(unit.max_function_range, high - low);
         any = true;
       });
       if (any) unit.functions.push_back(*die);
@@ -215,6 +240,7 @@ void DebugInfo::IndexFunctions(Unit& unit) {
   CollectFunctions(unit);
   std::sort(unit.function_ranges.begin(), unit.function_ranges.end(),
             [](const Range& a, const Range& b) { return a.low < b.low; });
+  unit.function_segments = InnermostSegments(unit.function_ranges);
 }
 
 // `name` qualified with the scopes of the declaration of `die` (after its abstract origin and
@@ -333,11 +359,11 @@ bool DebugInfo::FindInlineChain(uint64_t pc, std::vector<Dwarf_Die>& chain) {
 
 std::vector<SourceFrame> DebugInfo::Symbolize(uint64_t vaddr) {
   IndexUnits();
-  const Range* unit_range = FindInnermost(unit_ranges_, max_unit_range_, vaddr);
+  const Range* unit_range = FindInnermost(unit_ranges_, unit_segments_, vaddr);
   if (unit_range == nullptr) return {};
   Unit& unit = units_[unit_range->index];
   IndexFunctions(unit);
-  const Range* function_range = FindInnermost(unit.function_ranges, unit.max_function_range, vaddr);
+  const Range* function_range = FindInnermost(unit.function_ranges, unit.function_segments, vaddr);
   if (function_range == nullptr) return {};
 
   std::vector<Dwarf_Die> chain;  // outermost (the concrete function) first

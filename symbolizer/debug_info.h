@@ -63,12 +63,25 @@ class DebugInfo {
     uint64_t high = 0;  // exclusive
     size_t index = 0;   // into units_ or a unit's functions
   };
+  // Where the innermost (shortest) of possibly nested ranges changes: from `start` to the next
+  // segment's start, addresses lie innermost in ranges[range] (none for kNoRange). Built once per
+  // range list, so a lookup is one binary search however the ranges nest; scanning back over the
+  // ranges that start before an address costs as many steps as hostile DWARF makes ranges.
+  struct Segment {
+    static constexpr uint32_t kNoRange = UINT32_MAX;
+    uint64_t start = 0;
+    uint32_t range = kNoRange;  // position in the sorted ranges
+  };
+  // `ranges` sorted by low; among equally short ranges the later one wins.
+  static std::vector<Segment> InnermostSegments(const std::vector<Range>& ranges);
+  static const Range* FindInnermost(const std::vector<Range>& ranges,
+                                    const std::vector<Segment>& segments, uint64_t address);
   struct Unit {
     Dwarf_Die die;
     bool indexed = false;
     std::vector<Range> function_ranges;  // sorted by low; index into functions
     std::vector<Dwarf_Die> functions;
-    uint64_t max_function_range = 0;
+    std::vector<Segment> function_segments;
     // Subprogram DIEs without a linkage name -> index into scopes_ of their innermost named
     // enclosing scope.
     std::unordered_map<Dwarf_Off, uint32_t> scope_of;
@@ -96,7 +109,7 @@ class DebugInfo {
   bool units_indexed_ = false;
   std::vector<Unit> units_;
   std::vector<Range> unit_ranges_;  // sorted by low; index into units_
-  uint64_t max_unit_range_ = 0;
+  std::vector<Segment> unit_segments_;
   std::vector<Scope> scopes_;
   LimitCounts limit_counts_;
 };
