@@ -1,6 +1,6 @@
 // The real pprofd against programs whose DWARF is hostile but legal (tests/fixtures/hostile_dwarf:
 // 200,000 nested lexical blocks, 20,000 nested namespaces and 6,000-character scope names,
-// abstract_origin cycles). Before the bounds pprofd died of a stack overflow on the first, and
+// abstract_origin cycles, a range over the address space). Before the bounds pprofd died of a stack overflow on the first, and
 // spent 20 s and 1.5 GB on the second. Now each target gets its CPU profile with the hot functions
 // named (cut where a bound was hit), /healthz answers throughout, RSS stays under kMaxRssKb, and
 // SIGTERM stops pprofd within 5 s.
@@ -98,6 +98,8 @@ TEST_CASE("Hostile DWARF: pprofd stays up, bounded, and names the hot functions"
       // hot_deep_ns is declared 20,000 namespaces down: named by its symbol.
       {"hostile_namespaces", {"hot_deep_ns"}},
       {"hostile_cycle", {"cyc::hot_cycle", "cyc::cycle_b"}},
+      // One function's range covers the address space, over 200,000 tiny ones.
+      {"hostile_ranges", {"hot_ranges"}},
   };
   for (const Case& c : cases) {
     SECTION(c.fixture) {

@@ -152,6 +152,35 @@ TEST_CASE("Cycles of abstract_origin and specification references end", "[hostil
   for (const SourceFrame& frame : frames) CHECK(frame.start_line == 0);
 }
 
+TEST_CASE("A range over the whole address space does not make lookups scan every range",
+          "[hostile_dwarf]") {
+  const std::string path = HostilePath("hostile_ranges");
+  DirectDebugInfo direct(path);
+  // Warm: the unit's index is built on the first lookup.
+  REQUIRE(direct.info().Symbolize(SymbolAddress(path, "hot_ranges")).size() == 1);
+  size_t hot = 0;
+  size_t tiny = 0;
+  // 20,000 distinct addresses, each above every tiny function: a backward scan reads all 200,000
+  // ranges for each (4e9 steps); the segment index answers each with one binary search.
+  Bounded("20000 lookups in hostile_ranges", [&] {
+    for (uint64_t i = 0; i < 20000; ++i) {
+      auto frames = direct.info().Symbolize(0x20000000 + i * 16);
+      if (frames.size() == 1 && frames[0].function == "hot_ranges") ++hot;
+    }
+    // Inside the tiny functions: each is innermost over its own byte, the big one between them.
+    for (uint64_t i = 0; i < 1000; ++i) {
+      auto inside = direct.info().Symbolize(0x10000000 + i * 2);
+      auto between = direct.info().Symbolize(0x10000000 + i * 2 + 1);
+      if (inside.size() == 1 && inside[0].function == "tiny" && between.size() == 1 &&
+          between[0].function == "hot_ranges") {
+        ++tiny;
+      }
+    }
+  });
+  CHECK(hot == 20000);
+  CHECK(tiny == 1000);
+}
+
 TEST_CASE("CapName cuts at a UTF-8 character boundary and marks the cut", "[hostile_dwarf]") {
   CHECK(DebugInfo::CapName("short") == "short");
   std::string exact(DebugInfo::kMaxNameLength, 'x');
