@@ -51,7 +51,6 @@ class DieWalk {
   std::vector<Dwarf_Die> path_;  // path_[i] is the current DIE at depth i + 1
 };
 
-
 // Inline so the walk needs no build change of its own; small enough to read here.
 
 inline bool DieWalk::Next() {

@@ -1,9 +1,9 @@
 // The real pprofd against programs whose DWARF is hostile but legal (tests/fixtures/hostile_dwarf:
 // 200,000 nested lexical blocks, 20,000 nested namespaces and 6,000-character scope names,
-// abstract_origin cycles, a range over the address space). Before the bounds pprofd died of a stack overflow on the first, and
-// spent 20 s and 1.5 GB on the second. Now each target gets its CPU profile with the hot functions
-// named (cut where a bound was hit), /healthz answers throughout, RSS stays under kMaxRssKb, and
-// SIGTERM stops pprofd within 5 s.
+// abstract_origin cycles, a range over the address space). Before the bounds pprofd died of a stack
+// overflow on the first, and spent 20 s and 1.5 GB on the second. Now each target gets its CPU
+// profile with the hot functions named (cut where a bound was hit), /healthz answers throughout,
+// RSS stays under kMaxRssKb, and SIGTERM stops pprofd within 5 s.
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -143,10 +143,10 @@ TEST_CASE("Hostile DWARF: pprofd stays up, bounded, and names the hot functions"
       std::optional<int> code = agent.process().Wait(seconds(5));
       REQUIRE(code.has_value());
       CHECK(*code == 0);
-      WARN(c.fixture << ": pprofd exited "
-                     << std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled)
-                            .count()
-                     << " s after SIGTERM");
+      WARN(c.fixture
+           << ": pprofd exited "
+           << std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count()
+           << " s after SIGTERM");
       CHECK(workload.Running());
     }
   }

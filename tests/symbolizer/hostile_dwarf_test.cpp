@@ -30,7 +30,9 @@ constexpr double kPromptSeconds = 2.0;
 // RSS growth allowed while symbolizing one hostile file (the unbounded namespace case took 1.4 GB).
 constexpr long kMaxGrowthKb = 64 * 1024;
 
-std::string HostilePath(const std::string& name) { return std::string(HOSTILE_DWARF_DIR) + "/" + name; }
+std::string HostilePath(const std::string& name) {
+  return std::string(HOSTILE_DWARF_DIR) + "/" + name;
+}
 
 long RssKb() {
   std::ifstream status("/proc/self/status");
@@ -189,8 +191,8 @@ TEST_CASE("CapName cuts at a UTF-8 character boundary and marks the cut", "[host
   std::string straddling(DebugInfo::kMaxNameLength - 1, 'x');
   straddling += "\xC3\xA9tail";
   std::string capped = DebugInfo::CapName(straddling);
-  CHECK(capped == std::string(DebugInfo::kMaxNameLength - 1, 'x') +
-                      std::string(DebugInfo::kTruncatedMark));
+  CHECK(capped ==
+        std::string(DebugInfo::kMaxNameLength - 1, 'x') + std::string(DebugInfo::kTruncatedMark));
 }
 
 // Offsets of every DIE below `die`, by plain recursion (real DWARF nests a few dozen deep).
@@ -243,8 +245,7 @@ TEST_CASE("DieWalk visits real DWARF exactly as a recursive walk does", "[hostil
   }
 }
 
-TEST_CASE("DieWalk enters at most max_depth levels and counts what it refused",
-          "[hostile_dwarf]") {
+TEST_CASE("DieWalk enters at most max_depth levels and counts what it refused", "[hostile_dwarf]") {
   const std::string path = HostilePath("hostile_blocks");
   int fd = open(path.c_str(), O_RDONLY);
   REQUIRE(fd >= 0);
