@@ -98,7 +98,7 @@ DebugInfo::DebugInfo(Dwarf* dwarf) : dwarf_(dwarf) {}
 
 std::string DebugInfo::CapName(std::string name) {
   if (name.size() <= kMaxNameLength) return name;
-  name.resize(Utf8Prefix(name, kMaxNameLength));
+  name.resize(Utf8Prefix(name, kMaxNameLength - kTruncatedMark.size()));
   name += kTruncatedMark;
   return name;
 }
@@ -246,7 +246,7 @@ void DebugInfo::IndexFunctions(Unit& unit) {
 // `name` qualified with the scopes of the declaration of `die` (after its abstract origin and
 // specification, at most 4 hops: hostile DWARF may make them a cycle), as recorded while
 // indexing; unqualified for a declaration outside this unit. A name longer than kMaxNameLength
-// keeps its start and the unqualified name: "a::b::c…[truncated]::name".
+// keeps its start and the unqualified name: "a::b::c…[truncated]::name", kMaxNameLength bytes.
 std::string DebugInfo::QualifiedName(const Unit& unit, Dwarf_Die* die, std::string_view name) {
   Dwarf_Die origin = *die;
   for (int hops = 0; hops < 4; ++hops) {
@@ -267,16 +267,16 @@ std::string DebugInfo::QualifiedName(const Unit& unit, Dwarf_Die* die, std::stri
     names.push_back(scopes_[scope].name);
   }
   // The unqualified name gets at most half the room.
-  std::string leaf(name.substr(0, Utf8Prefix(name, kMaxNameLength / 2)));
-  if (leaf.size() < name.size()) leaf += kTruncatedMark;
+  bool truncated = name.size() > kMaxNameLength / 2;
+  std::string leaf(name.substr(0, Utf8Prefix(name, kMaxNameLength / 2 - kTruncatedMark.size())));
+  if (truncated) leaf += kTruncatedMark;
   const size_t room = kMaxNameLength - leaf.size();
   std::string qualified;
-  bool truncated = leaf.size() < name.size();
   for (auto scope = names.rbegin(); scope != names.rend(); ++scope) {
     qualified += *scope;
     qualified += "::";
     if (qualified.size() > room) {
-      qualified.resize(Utf8Prefix(qualified, room));
+      qualified.resize(Utf8Prefix(qualified, room - kTruncatedMark.size() - 2));
       qualified += kTruncatedMark;
       qualified += "::";
       truncated = true;

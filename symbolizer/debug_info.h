@@ -34,14 +34,14 @@ class DebugInfo {
   // inlined calls at an address. Real code nests a few dozen deep (namespaces, classes,
   // functions, blocks, inlined calls); hostile DWARF nests hundreds of thousands deep.
   static constexpr size_t kMaxScopeDepth = 1024;
-  // Longest function or system name given out, in bytes (before kTruncatedMark).
+  // Longest function or system name given out, in bytes (kTruncatedMark included).
   static constexpr size_t kMaxNameLength = 4096;
   static constexpr std::string_view kTruncatedMark = "\u2026[truncated]";
   // The innermost frame when inlined calls may lie deeper than kMaxScopeDepth.
   static constexpr std::string_view kScopesTooDeepFrame = "[DWARF: scopes nested too deep]";
 
-  // `name` cut to kMaxNameLength bytes (at a UTF-8 character boundary) and ending in
-  // kTruncatedMark when longer; unchanged otherwise.
+  // `name` when it fits in kMaxNameLength bytes; else its start (cut at a UTF-8 character
+  // boundary) and kTruncatedMark, kMaxNameLength bytes at most. A capped name stays as it is.
   static std::string CapName(std::string name);
 
   // What the bounds cut, since this object was made (for /metrics).

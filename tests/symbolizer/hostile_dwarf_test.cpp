@@ -128,7 +128,8 @@ TEST_CASE("Deep and long C++ scopes: names are bounded, memory stays linear", "[
   CHECK(name.rfind("long_namespace_name_0123456789_", 0) == 0);
   CHECK(name.size() >= tail.size());
   CHECK(name.compare(name.size() - tail.size(), tail.size(), tail) == 0);
-  CHECK(name.size() <= DebugInfo::kMaxNameLength + tail.size());
+  CHECK(name.size() <= DebugInfo::kMaxNameLength);
+  CHECK(name.size() > DebugInfo::kMaxNameLength - 8);
   CHECK(long_name[0].system_name == "hot_long_ns");
 
   DirectDebugInfo direct(path);
@@ -184,15 +185,19 @@ TEST_CASE("A range over the whole address space does not make lookups scan every
 }
 
 TEST_CASE("CapName cuts at a UTF-8 character boundary and marks the cut", "[hostile_dwarf]") {
+  const size_t limit = DebugInfo::kMaxNameLength;
+  const std::string mark(DebugInfo::kTruncatedMark);
   CHECK(DebugInfo::CapName("short") == "short");
-  std::string exact(DebugInfo::kMaxNameLength, 'x');
+  std::string exact(limit, 'x');
   CHECK(DebugInfo::CapName(exact) == exact);
-  // A two-byte character straddling the limit goes whole.
-  std::string straddling(DebugInfo::kMaxNameLength - 1, 'x');
-  straddling += "\xC3\xA9tail";
-  std::string capped = DebugInfo::CapName(straddling);
-  CHECK(capped ==
-        std::string(DebugInfo::kMaxNameLength - 1, 'x') + std::string(DebugInfo::kTruncatedMark));
+  std::string longer(limit + 1, 'x');
+  std::string capped = DebugInfo::CapName(longer);
+  CHECK(capped == std::string(limit - mark.size(), 'x') + mark);
+  CHECK(DebugInfo::CapName(capped) == capped);
+  // A two-byte character straddling the cut goes whole.
+  std::string straddling(limit - mark.size() - 1, 'x');
+  straddling += "\xC3\xA9" + std::string(100, 't');
+  CHECK(DebugInfo::CapName(straddling) == std::string(limit - mark.size() - 1, 'x') + mark);
 }
 
 // Offsets of every DIE below `die`, by plain recursion (real DWARF nests a few dozen deep).
