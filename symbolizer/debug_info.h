@@ -34,8 +34,9 @@ class DebugInfo {
   // inlined calls at an address. Real code nests a few dozen deep (namespaces, classes,
   // functions, blocks, inlined calls); hostile DWARF nests hundreds of thousands deep.
   static constexpr size_t kMaxScopeDepth = 1024;
-  // Longest function or system name given out, in bytes (kTruncatedMark included).
-  static constexpr size_t kMaxNameLength = 4096;
+  // Longest function or system name given out, in bytes (kTruncatedMark included). Real C++
+  // names exceed 4 KiB: Boost.Asio handler names in pprofd itself reach 13,310 bytes.
+  static constexpr size_t kMaxNameLength = 64 * 1024;
   static constexpr std::string_view kTruncatedMark = "\u2026[truncated]";
   // The innermost frame when inlined calls may lie deeper than kMaxScopeDepth.
   static constexpr std::string_view kScopesTooDeepFrame = "[DWARF: scopes nested too deep]";

@@ -1,5 +1,5 @@
 // The real pprofd against programs whose DWARF is hostile but legal (tests/fixtures/hostile_dwarf:
-// 200,000 nested lexical blocks, 20,000 nested namespaces and 6,000-character scope names,
+// 200,000 nested lexical blocks, 20,000 nested namespaces and 75,000-character scope names,
 // abstract_origin cycles, a range over the address space). Before the bounds pprofd died of a stack
 // overflow on the first, and spent 20 s and 1.5 GB on the second. Now each target gets its CPU
 // profile with the hot functions named (cut where a bound was hit), /healthz answers throughout,
@@ -22,7 +22,7 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-constexpr int kSeconds = 3;
+constexpr int kSeconds = 5;
 // pprofd's RSS while profiling a small program is about 170 MB with the BPF maps; the unbounded
 // namespace walk took it to 1.5 GB.
 constexpr long kMaxRssKb = 300 * 1024;
@@ -36,9 +36,42 @@ long VmRssKb(pid_t pid) {
   return -1;
 }
 
+// What the long scope names of hostile_namespaces are cut to: their start, the mark, the name.
+const std::string kLongNameStart = "long_namespace_name_0123456789_";
+const std::string kLongNameEnd = "\u2026[truncated]::hot_long_ns";
+// Stands for such a name in the text given to ParseRaw, whose std::regex (recursive in
+// libstdc++) overflows the stack on a 64 KiB line.
+const std::string kLongNameToken = "<long name>";
+
+// `go tool pprof -raw` of `url`, every long name cut by pprofd (kLongNameStart ... kLongNameEnd)
+// put in *long_names and replaced by kLongNameToken before parsing.
+bool FetchRawProfileWithLongNames(const std::string& url, RawProfile* profile,
+                                  std::vector<std::string>* long_names, std::string* error) {
+  CommandResult result = GoPprof({"-raw"}, url);
+  if (result.exit_code != 0) {
+    *error = "go tool pprof -raw " + url + " exited " + std::to_string(result.exit_code) + ": " +
+             result.err;
+    return false;
+  }
+  std::string text = std::move(result.out);
+  for (size_t end; (end = text.find(kLongNameEnd)) != std::string::npos;) {
+    size_t line_start = text.rfind('\n', end);
+    line_start = line_start == std::string::npos ? 0 : line_start + 1;
+    size_t start = text.find(kLongNameStart, line_start);
+    if (start == std::string::npos || start > end) {
+      *error = "a cut name that does not start with " + kLongNameStart;
+      return false;
+    }
+    long_names->push_back(text.substr(start, end + kLongNameEnd.size() - start));
+    text.replace(start, end + kLongNameEnd.size() - start, kLongNameToken);
+  }
+  return ParseRaw(text, profile, error);
+}
+
 struct Watched {
   bool ok = false;
   RawProfile profile;
+  std::vector<std::string> long_names;
   std::string error;
   double took_seconds = 0;  // from the request to the answer
   int health_checks = 0;
@@ -52,8 +85,9 @@ Watched ProfileWhileWatching(Agent& agent) {
   Watched watched;
   const auto started = std::chrono::steady_clock::now();
   auto fetched = std::async(std::launch::async, [&] {
-    return FetchRawProfile(agent.Url("/debug/pprof/profile?seconds=" + std::to_string(kSeconds)),
-                           &watched.profile, &watched.error);
+    return FetchRawProfileWithLongNames(
+        agent.Url("/debug/pprof/profile?seconds=" + std::to_string(kSeconds)), &watched.profile,
+        &watched.long_names, &watched.error);
   });
   do {
     ++watched.health_checks;
@@ -67,21 +101,6 @@ Watched ProfileWhileWatching(Agent& agent) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   watched.peak_rss_kb = std::max(watched.peak_rss_kb, VmRssKb(agent.process().pid()));
   return watched;
-}
-
-// Every function name in `profile` that ends with `suffix`.
-std::vector<std::string> NamesEndingWith(const RawProfile& profile, const std::string& suffix) {
-  std::vector<std::string> found;
-  for (const auto& [id, location] : profile.locations) {
-    for (const auto& line : location.lines) {
-      const std::string& name = line.function;
-      if (name.size() >= suffix.size() &&
-          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-        found.push_back(name);
-      }
-    }
-  }
-  return found;
 }
 
 struct Case {
@@ -123,20 +142,25 @@ TEST_CASE("Hostile DWARF: pprofd stays up, bounded, and names the hot functions"
       // The window plus symbolization: the bounded walks take milliseconds.
       CHECK(watched.took_seconds < kSeconds + 10);
 
-      REQUIRE(watched.profile.TotalCount() > 50);
+      // At 100 Hz a spinning target gives about 100 samples a second with a CPU to itself; the
+      // test machine may be loaded.
+      REQUIRE(watched.profile.TotalCount() > 20);
       for (const std::string& function : c.hot) {
         double share = SharePercent(watched.profile, function);
         INFO(function << ": " << share << "% of samples");
         CHECK(share > 20);
       }
       if (std::string(c.fixture) == "hostile_namespaces") {
-        // 40 scopes of 150 characters: cut, keeping the function's own name.
-        auto cut = NamesEndingWith(watched.profile, "\u2026[truncated]::hot_long_ns");
-        REQUIRE(cut.size() == 1);
-        CHECK(cut[0].rfind("long_namespace_name_0123456789_", 0) == 0);
-        CHECK(cut[0].size() <= 4096);
-        CHECK(SharePercent(watched.profile, cut[0]) > 20);
+        // 500 scopes of 150 characters: cut at 64 KiB, keeping the function's own name.
+        REQUIRE(!watched.long_names.empty());
+        for (const std::string& name : watched.long_names) {
+          CHECK(name == watched.long_names[0]);
+          CHECK(name.size() <= 64 * 1024);
+          CHECK(name.size() > 60 * 1024);
+        }
+        CHECK(SharePercent(watched.profile, kLongNameToken) > 20);
       }
+      CHECK(watched.long_names.empty() == (std::string(c.fixture) != "hostile_namespaces"));
 
       const auto signalled = std::chrono::steady_clock::now();
       agent.process().Signal(SIGTERM);

@@ -120,7 +120,7 @@ TEST_CASE("Deep and long C++ scopes: names are bounded, memory stays linear", "[
   // 20,000 namespaces deep: beyond the bound, so named by its symbol.
   REQUIRE(deep.size() == 1);
   CHECK(deep[0].function == "hot_deep_ns");
-  // 40 scopes of 150 characters: the start of the scopes, the mark, the function's own name.
+  // 500 scopes of 150 characters: the start of the scopes, the mark, the function's own name.
   REQUIRE(long_name.size() == 1);
   const std::string& name = long_name[0].function;
   INFO(name.substr(0, 200) << " ... " << name.substr(name.size() - 60));
