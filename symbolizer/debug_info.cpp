@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "symbolizer/demangle.h"
+#include "symbolizer/die_walk.h"
 
 namespace pprofd::symbolizer {
 namespace {
@@ -22,23 +24,6 @@ void ForEachRange(Dwarf_Die* die, Fn fn) {
   while ((offset = dwarf_ranges(die, offset, &base, &start, &end)) > 0) {
     if (end > start) fn(start, end);
   }
-}
-
-// The innermost (shortest) range in `ranges` (sorted by low) containing `address`.
-template <typename Range>
-const Range* FindInnermost(const std::vector<Range>& ranges, uint64_t max_length,
-                           uint64_t address) {
-  auto it = std::upper_bound(ranges.begin(), ranges.end(), address,
-                             [](uint64_t addr, const Range& r) { return addr < r.low; });
-  const Range* best = nullptr;
-  while (it != ranges.begin()) {
-    --it;
-    if (address - it->low >= max_length) break;
-    if (address < it->high && (best == nullptr || it->high - it->low < best->high - best->low)) {
-      best = &*it;
-    }
-  }
-  return best;
 }
 
 std::string StringAttr(Dwarf_Die* die, unsigned int name) {
@@ -82,35 +67,45 @@ bool HasPcAttributes(Dwarf_Die* die) {
   return dwarf_hasattr(die, DW_AT_low_pc) || dwarf_hasattr(die, DW_AT_ranges);
 }
 
-// Appends to `chain` the inlined subroutines containing `pc` below `scope`, outermost first.
-// Returns true when some child scope contains `pc`.
-bool DescendInlines(Dwarf_Die* scope, uint64_t pc, std::vector<Dwarf_Die>& chain) {
-  Dwarf_Die child;
-  if (dwarf_child(scope, &child) != 0) return false;
-  do {
-    int tag = dwarf_tag(&child);
-    if (tag == DW_TAG_inlined_subroutine) {
-      if (dwarf_haspc(&child, pc) == 1) {
-        chain.push_back(child);
-        DescendInlines(&child, pc, chain);
-        return true;
-      }
-    } else if (IsBlock(tag)) {
-      // GCC sometimes emits blocks without addresses whose children still have them.
-      bool has_pc = HasPcAttributes(&child);
-      if (!has_pc || dwarf_haspc(&child, pc) == 1) {
-        if (DescendInlines(&child, pc, chain) || has_pc) return true;
-      }
-    }
-  } while (dwarf_siblingof(&child, &child) == 0);
-  return false;
+bool IsScope(int tag) {
+  return tag == DW_TAG_namespace || tag == DW_TAG_class_type || tag == DW_TAG_structure_type ||
+         tag == DW_TAG_union_type;
+}
+
+// The length of the longest prefix of `text` of at most `limit` bytes that does not split a UTF-8
+// character.
+size_t Utf8Prefix(std::string_view text, size_t limit) {
+  if (text.size() <= limit) return text.size();
+  size_t length = limit;
+  // Back off continuation bytes (10xxxxxx), at most a character's worth.
+  for (int i = 0; i < 3 && length > 0 && (static_cast<unsigned char>(text[length]) & 0xC0) == 0x80;
+       ++i) {
+    --length;
+  }
+  return length;
 }
 
 }  // namespace
 
-DebugInfo::DebugInfo(Dwarf* dwarf) : dwarf_(dwarf) {
-  prefixes_.emplace_back();
-  prefix_index_.emplace("", 0);
+// A named scope on the path from the unit to the DIE being read.
+struct DebugInfo::OpenScope {
+  size_t depth = 0;  // of its DIE in the walk
+  const char* name = nullptr;
+  uint32_t scope = Scope::kNone;  // into scopes_, once some subprogram needed it
+};
+
+DebugInfo::DebugInfo(Dwarf* dwarf) : dwarf_(dwarf) {}
+
+std::string DebugInfo::CapName(std::string name) {
+  if (name.size() <= kMaxNameLength) return name;
+  name.resize(Utf8Prefix(name, kMaxNameLength - kTruncatedMark.size()));
+  name += kTruncatedMark;
+  return name;
+}
+
+std::string DebugInfo::Capped(std::string name) {
+  if (name.size() > kMaxNameLength) ++limit_counts_.names_truncated;
+  return CapName(std::move(name));
 }
 
 void DebugInfo::IndexUnits() {
@@ -129,7 +124,6 @@ void DebugInfo::IndexUnits() {
     bool any = false;
     ForEachRange(&cudie, [&](uint64_t low, uint64_t high) {
       unit_ranges_.push_back(Range{low, high, index});
-      max_unit_range_ = std::max(max_unit_range_, high - low);
       any = true;
     });
     if (!any) continue;
@@ -142,64 +136,118 @@ void DebugInfo::IndexUnits() {
   }
   std::sort(unit_ranges_.begin(), unit_ranges_.end(),
             [](const Range& a, const Range& b) { return a.low < b.low; });
+  unit_segments_ = InnermostSegments(unit_ranges_);
 }
 
-uint32_t DebugInfo::InternPrefix(std::string prefix) {
-  auto [it, inserted] = prefix_index_.emplace(prefix, static_cast<uint32_t>(prefixes_.size()));
-  if (inserted) prefixes_.push_back(std::move(prefix));
-  return it->second;
+std::vector<DebugInfo::Segment> DebugInfo::InnermostSegments(const std::vector<Range>& ranges) {
+  // A sweep over the ranges' ends: the open ranges, innermost first.
+  auto inner = [&ranges](uint32_t a, uint32_t b) {
+    uint64_t length_a = ranges[a].high - ranges[a].low;
+    uint64_t length_b = ranges[b].high - ranges[b].low;
+    return length_a != length_b ? length_a < length_b : a > b;
+  };
+  std::set<uint32_t, decltype(inner)> open(inner);
+  std::vector<uint32_t> by_high(ranges.size());
+  for (uint32_t i = 0; i < by_high.size(); ++i) by_high[i] = i;
+  std::sort(by_high.begin(), by_high.end(),
+            [&ranges](uint32_t a, uint32_t b) { return ranges[a].high < ranges[b].high; });
+  std::vector<Segment> segments;
+  size_t next_low = 0;
+  size_t next_high = 0;
+  while (next_high < by_high.size()) {
+    uint64_t at = ranges[by_high[next_high]].high;
+    if (next_low < ranges.size()) at = std::min(at, ranges[next_low].low);
+    for (; next_high < by_high.size() && ranges[by_high[next_high]].high == at; ++next_high) {
+      open.erase(by_high[next_high]);
+    }
+    for (; next_low < ranges.size() && ranges[next_low].low == at; ++next_low) {
+      open.insert(static_cast<uint32_t>(next_low));
+    }
+    uint32_t innermost = open.empty() ? Segment::kNoRange : *open.begin();
+    if (segments.empty() || segments.back().range != innermost) {
+      segments.push_back(Segment{at, innermost});
+    }
+  }
+  return segments;
 }
 
-void DebugInfo::CollectFunctions(Dwarf_Die* parent, Unit& unit, uint32_t prefix) {
-  Dwarf_Die child;
-  if (dwarf_child(parent, &child) != 0) return;
-  do {
-    int tag = dwarf_tag(&child);
-    uint32_t child_prefix = prefix;
-    if (tag == DW_TAG_namespace || tag == DW_TAG_class_type || tag == DW_TAG_structure_type ||
-        tag == DW_TAG_union_type) {
-      const char* name = dwarf_diename(&child);
+const DebugInfo::Range* DebugInfo::FindInnermost(const std::vector<Range>& ranges,
+                                                 const std::vector<Segment>& segments,
+                                                 uint64_t address) {
+  auto it = std::upper_bound(segments.begin(), segments.end(), address,
+                             [](uint64_t addr, const Segment& s) { return addr < s.start; });
+  if (it == segments.begin()) return nullptr;
+  --it;
+  return it->range == Segment::kNoRange ? nullptr : &ranges[it->range];
+}
+
+// Gives the scopes on the path their nodes (the outer ones first) and returns the innermost's.
+uint32_t DebugInfo::MaterializeScopes(std::vector<OpenScope>& open) {
+  uint32_t parent = Scope::kNone;
+  for (OpenScope& scope : open) {
+    if (scope.scope == Scope::kNone) {
+      scope.scope = static_cast<uint32_t>(scopes_.size());
+      scopes_.push_back(Scope{parent, scope.name});
+    }
+    parent = scope.scope;
+  }
+  return parent;
+}
+
+// One walk over the unit, with an explicit stack and the depth bound (see DieWalk).
+void DebugInfo::CollectFunctions(Unit& unit) {
+  DieWalk walk(unit.die, kMaxScopeDepth);
+  std::vector<OpenScope> open;  // named scopes enclosing the current DIE, outermost first
+  while (walk.Next()) {
+    Dwarf_Die* die = walk.die();
+    const size_t depth = walk.depth();
+    while (!open.empty() && open.back().depth >= depth) open.pop_back();
+    const int tag = dwarf_tag(die);
+    if (tag == DW_TAG_subprogram) {
+      // Only names without a linkage name are qualified from scopes (see FillFunction).
+      if (!open.empty() && !dwarf_hasattr(die, DW_AT_linkage_name)) {
+        unit.scope_of.emplace(dwarf_dieoffset(die), MaterializeScopes(open));
+      }
+      size_t index = unit.functions.size();
+      bool any = false;
+      ForEachRange(die, [&](uint64_t low, uint64_t high) {
+        unit.function_ranges.push_back(Range{low, high, index});
+        any = true;
+      });
+      if (any) unit.functions.push_back(*die);
+    }
+    if (IsScope(tag)) {
+      const char* name = dwarf_diename(die);
       // Unnamed classes (lambda closures) add nothing; unnamed namespaces are spelled as the
       // demangler does.
       // GCC may also spell an anonymous namespace with an empty DW_AT_name.
       if (name != nullptr && *name != '\0') {
-        child_prefix = InternPrefix(prefixes_[prefix] + name + "::");
+        open.push_back(OpenScope{depth, name});
       } else if (tag == DW_TAG_namespace) {
-        child_prefix = InternPrefix(prefixes_[prefix] + "(anonymous namespace)::");
+        open.push_back(OpenScope{depth, "(anonymous namespace)"});
       }
     }
-    // Only names without a linkage name are qualified from scopes (see FillFunction).
-    if (tag == DW_TAG_subprogram && prefix != 0 && !dwarf_hasattr(&child, DW_AT_linkage_name)) {
-      unit.scope_of.emplace(dwarf_dieoffset(&child), prefix);
-    }
-    if (tag == DW_TAG_subprogram) {
-      size_t index = unit.functions.size();
-      bool any = false;
-      ForEachRange(&child, [&](uint64_t low, uint64_t high) {
-        unit.function_ranges.push_back(Range{low, high, index});
-        unit.max_function_range = std::max(unit.max_function_range, high - low);
-        any = true;
-      });
-      if (any) unit.functions.push_back(child);
-    }
     // Functions nest in namespaces and classes, and local classes' methods in functions.
-    if (dwarf_haschildren(&child) && tag != DW_TAG_inlined_subroutine) {
-      CollectFunctions(&child, unit, child_prefix);
-    }
-  } while (dwarf_siblingof(&child, &child) == 0);
+    if (tag != DW_TAG_inlined_subroutine) walk.Descend();
+  }
+  limit_counts_.scopes_too_deep += walk.depth_limited();
+  if (walk.malformed()) ++limit_counts_.malformed_walks;
 }
 
 void DebugInfo::IndexFunctions(Unit& unit) {
   if (unit.indexed) return;
   unit.indexed = true;
-  CollectFunctions(&unit.die, unit, 0);
+  CollectFunctions(unit);
   std::sort(unit.function_ranges.begin(), unit.function_ranges.end(),
             [](const Range& a, const Range& b) { return a.low < b.low; });
+  unit.function_segments = InnermostSegments(unit.function_ranges);
 }
 
-// "ns::Class::" for the declaration of `die` (after its abstract origin and specification), from
-// the scopes recorded while indexing; empty for a declaration outside this unit.
-const std::string& DebugInfo::EnclosingScopes(const Unit& unit, Dwarf_Die* die) const {
+// `name` qualified with the scopes of the declaration of `die` (after its abstract origin and
+// specification, at most 4 hops: hostile DWARF may make them a cycle), as recorded while
+// indexing; unqualified for a declaration outside this unit. A name longer than kMaxNameLength
+// keeps its start and the unqualified name: "a::b::c…[truncated]::name", kMaxNameLength bytes.
+std::string DebugInfo::QualifiedName(const Unit& unit, Dwarf_Die* die, std::string_view name) {
   Dwarf_Die origin = *die;
   for (int hops = 0; hops < 4; ++hops) {
     Dwarf_Attribute attr;
@@ -212,46 +260,115 @@ const std::string& DebugInfo::EnclosingScopes(const Unit& unit, Dwarf_Die* die) 
     origin = next;
   }
   auto it = unit.scope_of.find(dwarf_dieoffset(&origin));
-  return it == unit.scope_of.end() ? prefixes_[0] : prefixes_[it->second];
+  if (it == unit.scope_of.end()) return Capped(std::string(name));
+  // Scopes were only recorded kMaxScopeDepth deep, so this chain is as long at most.
+  std::vector<const char*> names;
+  for (uint32_t scope = it->second; scope != Scope::kNone; scope = scopes_[scope].parent) {
+    names.push_back(scopes_[scope].name);
+  }
+  // The unqualified name gets at most half the room.
+  bool truncated = name.size() > kMaxNameLength / 2;
+  std::string leaf(name.substr(0, Utf8Prefix(name, kMaxNameLength / 2 - kTruncatedMark.size())));
+  if (truncated) leaf += kTruncatedMark;
+  const size_t room = kMaxNameLength - leaf.size();
+  std::string qualified;
+  for (auto scope = names.rbegin(); scope != names.rend(); ++scope) {
+    qualified += *scope;
+    qualified += "::";
+    if (qualified.size() > room) {
+      qualified.resize(Utf8Prefix(qualified, room - kTruncatedMark.size() - 2));
+      qualified += kTruncatedMark;
+      qualified += "::";
+      truncated = true;
+      break;
+    }
+  }
+  if (truncated) ++limit_counts_.names_truncated;
+  return qualified + leaf;
 }
 
 // Fills function/system_name/start_line of a frame from a subprogram or inlined subroutine DIE
 // (attributes come from its abstract origin and specification).
 void DebugInfo::FillFunction(const Unit& unit, Dwarf_Die* die, bool is_cplusplus,
-                             SourceFrame& frame) const {
+                             SourceFrame& frame) {
   std::string linkage = StringAttr(die, DW_AT_linkage_name);
   if (linkage.empty()) linkage = StringAttr(die, DW_AT_MIPS_linkage_name);
   if (!linkage.empty()) {
-    frame.function = Demangle(linkage);
-    frame.system_name = std::move(linkage);
+    frame.function = Capped(Demangle(linkage));
+    frame.system_name = Capped(std::move(linkage));
   } else {
     // C, C++ functions without a mangled name (main, extern "C"), and static functions GCC
     // inlined everywhere (it omits their linkage name): qualify those with their scopes.
-    frame.function = StringAttr(die, DW_AT_name);
-    if (frame.function.empty()) frame.function = "??";
+    std::string name = StringAttr(die, DW_AT_name);
+    if (name.empty()) name = "??";
     // The system name is the name the compiler knows, unqualified, as llvm-symbolizer and
     // addr2line report an inline frame without a linkage name (ElfFile gives the outermost frame
     // its symbol's name). It must differ from a qualified `function`: pprof treats
     // Name == SystemName as "not demangled yet" and strips every parenthesized part,
     // "(anonymous namespace)" included.
-    frame.system_name = frame.function;
-    if (is_cplusplus) frame.function = EnclosingScopes(unit, die) + frame.function;
+    frame.system_name = CapName(name);
+    frame.function = is_cplusplus ? QualifiedName(unit, die, name) : Capped(std::move(name));
   }
   frame.start_line = UdataAttr(die, DW_AT_decl_line, /*integrate=*/true);
 }
 
+// Appends to `chain` (holding the concrete function) the inlined subroutines containing `pc`,
+// outermost first. Scopes are searched in DWARF order, entering a scope that contains `pc` and
+// going no further in the enclosing one, and entering blocks without addresses (GCC emits some
+// whose children have them) and going on after them when they hold nothing. False when the
+// search stopped at kMaxScopeDepth below the function: inlined calls may be missing.
+bool DebugInfo::FindInlineChain(uint64_t pc, std::vector<Dwarf_Die>& chain) {
+  Dwarf_Die scope = chain.back();
+  size_t depth = 0;  // of `scope` below the function
+  for (;;) {
+    DieWalk walk(scope, kMaxScopeDepth - depth);
+    bool entered = false;
+    while (walk.Next()) {
+      Dwarf_Die* child = walk.die();
+      const int tag = dwarf_tag(child);
+      if (tag == DW_TAG_inlined_subroutine) {
+        if (dwarf_haspc(child, pc) == 1) {
+          chain.push_back(*child);
+          entered = true;
+        }
+      } else if (IsBlock(tag)) {
+        if (!HasPcAttributes(child)) {
+          walk.Descend();
+        } else if (dwarf_haspc(child, pc) == 1) {
+          entered = true;
+        }
+      }
+      if (entered) {
+        scope = *child;
+        depth += walk.depth();
+        break;
+      }
+    }
+    if (walk.malformed()) ++limit_counts_.malformed_walks;
+    if (!entered) {
+      limit_counts_.scopes_too_deep += walk.depth_limited();
+      return walk.depth_limited() == 0;
+    }
+    if (depth >= kMaxScopeDepth) {
+      if (dwarf_haschildren(&scope) <= 0) return true;
+      ++limit_counts_.scopes_too_deep;
+      return false;
+    }
+  }
+}
+
 std::vector<SourceFrame> DebugInfo::Symbolize(uint64_t vaddr) {
   IndexUnits();
-  const Range* unit_range = FindInnermost(unit_ranges_, max_unit_range_, vaddr);
+  const Range* unit_range = FindInnermost(unit_ranges_, unit_segments_, vaddr);
   if (unit_range == nullptr) return {};
   Unit& unit = units_[unit_range->index];
   IndexFunctions(unit);
-  const Range* function_range = FindInnermost(unit.function_ranges, unit.max_function_range, vaddr);
+  const Range* function_range = FindInnermost(unit.function_ranges, unit.function_segments, vaddr);
   if (function_range == nullptr) return {};
 
   std::vector<Dwarf_Die> chain;  // outermost (the concrete function) first
   chain.push_back(unit.functions[function_range->index]);
-  DescendInlines(&chain.back(), vaddr, chain);
+  const bool complete = FindInlineChain(vaddr, chain);
 
   Dwarf_Files* files = nullptr;
   size_t file_count = 0;
@@ -259,11 +376,19 @@ std::vector<SourceFrame> DebugInfo::Symbolize(uint64_t vaddr) {
 
   bool is_cplusplus = IsCPlusPlus(&unit.die);
   const std::string comp_dir = StringAttr(&unit.die, DW_AT_comp_dir);
-  std::vector<SourceFrame> frames(chain.size());
+  // With a cut search, the innermost frame says so and holds the line table's file:line; the
+  // deepest call found then has no known call site.
+  const size_t first = complete ? 0 : 1;
+  std::vector<SourceFrame> frames(chain.size() + first);
+  if (!complete) {
+    ++limit_counts_.inline_searches_cut;
+    frames[0].function = kScopesTooDeepFrame;
+    frames[0].system_name = kScopesTooDeepFrame;
+  }
   // Innermost frame: its line comes from the line table.
   {
     SourceFrame& frame = frames[0];
-    FillFunction(unit, &chain.back(), is_cplusplus, frame);
+    if (complete) FillFunction(unit, &chain.back(), is_cplusplus, frame);
     if (Dwarf_Line* line = dwarf_getsrc_die(&unit.die, vaddr)) {
       int lineno = 0;
       dwarf_lineno(line, &lineno);
@@ -271,9 +396,10 @@ std::vector<SourceFrame> DebugInfo::Symbolize(uint64_t vaddr) {
       frame.file = SourcePath(dwarf_linesrc(line, nullptr, nullptr), comp_dir);
     }
   }
+  if (!complete) FillFunction(unit, &chain.back(), is_cplusplus, frames[1]);
   // Each outer frame is at the call site of the inlined subroutine it contains.
   for (size_t i = 1; i < chain.size(); ++i) {
-    SourceFrame& frame = frames[i];
+    SourceFrame& frame = frames[i + first];
     Dwarf_Die& caller = chain[chain.size() - 1 - i];
     Dwarf_Die& callee = chain[chain.size() - i];
     FillFunction(unit, &caller, is_cplusplus, frame);

@@ -199,6 +199,9 @@ std::vector<SourceFrame> ElfFile::Symbolize(uint64_t vaddr) {
     std::vector<SourceFrame> frames = impl_->debug_info->Symbolize(vaddr);
     if (!frames.empty()) {
       AdoptMangledName(frames.back(), vaddr);
+      // The symbol's names are the target's too: bounded like DWARF's.
+      frames.back().function = DebugInfo::CapName(std::move(frames.back().function));
+      frames.back().system_name = DebugInfo::CapName(std::move(frames.back().system_name));
       return frames;
     }
   }
@@ -206,8 +209,8 @@ std::vector<SourceFrame> ElfFile::Symbolize(uint64_t vaddr) {
   const SymbolTable::Symbol* symbol = impl_->symbols.Find(vaddr);
   if (symbol == nullptr || !InferredSizeHolds(*symbol, vaddr)) return {};
   SourceFrame frame;
-  frame.system_name = std::string(symbol->name);
-  frame.function = Demangle(symbol->name);
+  frame.system_name = DebugInfo::CapName(std::string(symbol->name));
+  frame.function = DebugInfo::CapName(Demangle(symbol->name));
   return {std::move(frame)};
 }
 
