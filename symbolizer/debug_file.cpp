@@ -21,6 +21,23 @@ namespace {
 constexpr std::string_view kDebugDir = "/usr/lib/debug";
 constexpr size_t kCrcChunk = 1 << 20;
 
+// The target's bytes made safe for a log line: control bytes and non-ASCII as \xNN (a newline
+// could forge a line), cut at `max` bytes.
+std::string Printable(std::string_view text, size_t max = 200) {
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < max; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += {'\\', 'x', kHex[c >> 4], kHex[c & 0xf]};
+    }
+  }
+  if (text.size() > max) out += "...";
+  return out;
+}
+
 // One root the lookups are confined to: the target's ("/proc/PID/root") or the agent's own ("").
 struct Root {
   std::string name;  // as given; prefixes paths in messages
@@ -34,7 +51,10 @@ struct Root {
     }
     return Root{root, std::move(fd).value()};
   }
-  std::string Describe(const std::string& path_in_root) const { return name + path_in_root; }
+  // For messages: the target's part of the path made printable.
+  std::string Describe(const std::string& path_in_root) const {
+    return name + Printable(path_in_root, 4096);
+  }
 };
 
 // Like OpenElf, over a descriptor already opened (and checked) by the caller.
@@ -58,8 +78,8 @@ std::optional<DebugFile> OpenCandidate(const Root& root, const std::string& path
   if (!file.ok()) {
     // Missing files are the usual case; anything else (a FIFO, a device, a link out of the root)
     // is worth a line when the debug log is on.
-    LogDebug(StrCat("debug file candidate ", root.Describe(path_in_root), ": ",
-                    file.status().message()));
+    LogDebug(StrCat("debug file candidate under ", root.name, ": ",
+                    Printable(file.status().message(), 8192)));
     return std::nullopt;
   }
   const std::string shown = root.Describe(path_in_root);
@@ -214,8 +234,8 @@ std::optional<DebugFile> TryDebugLink(const std::string& path, const std::string
   std::optional<DebugLink> link = ReadDebugLink(elf);
   if (!link) return std::nullopt;
   if (!IsPlainFileName(link->name)) {
-    LogWarning(StrCat(path, ": .gnu_debuglink names \"", link->name,
-                      "\", not a plain file name; ignored"));
+    LogWarning(StrCat(path, ": .gnu_debuglink names \"", Printable(link->name),
+                      "\", not a plain file name as gdb requires; no debug file for it"));
     return std::nullopt;
   }
   std::optional<Root> root = Root::Open(root_name);
