@@ -3,8 +3,16 @@
 //   1. <root>/usr/lib/debug/.build-id/xx/yyyy.debug, then the same under the agent's own root
 //      (the build-id names the exact build, so the host's debug files serve a container)
 //   2. .gnu_debuglink: <dir>/<name>, <dir>/.debug/<name>, <root>/usr/lib/debug/<dir>/<name>,
-//      accepted only when the file's CRC32 matches the link.
+//      accepted when the file has the object's build-id or, for an object without one, when the
+//      file's CRC32 matches the link.
 // Also the dwz "alternate" file named by .gnu_debugaltlink (Debian's dbgsym packages use dwz).
+//
+// The target writes the names these lookups follow (the link's name, the alt file's path, the
+// symlinks in its directories) and can put anything at the end of them. So every path is
+// resolved inside the root it belongs to (base/open_in_root.h: ".." and symlinks cannot lead out
+// of it), a debuglink name must be a plain file name (no '/', as gdb requires), only regular files
+// are opened (a FIFO or a device is refused before it is opened), and a CRC reads at most
+// kMaxDebugLinkCrcBytes, in chunks.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +24,13 @@
 
 namespace pprofd::symbolizer {
 
+// The largest debug file whose CRC pprofd computes to match a .gnu_debuglink. Only objects
+// without a build-id need the CRC (one with a build-id is matched by it, without reading), and
+// their debug files are rarely large; the bound keeps a hostile one (a valid ELF header padded
+// with a sparse hole) to a few seconds of one core at start-up: 1 GiB read and checked in 3-5 s
+// on a loaded 2-core VM, where the unbounded read of a 3 GiB file took over a minute.
+inline constexpr uint64_t kMaxDebugLinkCrcBytes = uint64_t{1} << 30;
+
 struct DebugFile {
   std::string path;
   OpenedElf opened;
@@ -26,7 +41,8 @@ struct DebugFile {
 std::optional<DebugFile> FindDebugFile(const std::string& path, const std::string& root, Elf* elf,
                                        const std::string& build_id);
 
-// The file named by `debug_elf`'s .gnu_debugaltlink, looked up by its build-id under `root`.
+// The file named by `debug_elf`'s .gnu_debugaltlink, looked up by its build-id under `root` (then
+// the agent's own), else at the path it names, resolved under `root`.
 std::optional<DebugFile> FindAltDebugFile(const std::string& root, Elf* debug_elf);
 
 // The CRC32 .gnu_debuglink uses (the zlib/IEEE polynomial), continuing from `crc` (0 to start).
