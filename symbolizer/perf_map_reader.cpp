@@ -1,9 +1,7 @@
 #include "symbolizer/perf_map_reader.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +10,7 @@
 
 #include "base/file_util.h"
 #include "base/log.h"
+#include "base/open_in_root.h"
 #include "base/scoped_fd.h"
 
 namespace pprofd::symbolizer {
@@ -45,19 +44,6 @@ std::vector<uint64_t> StatusNumbers(std::string_view status, std::string_view ke
     return numbers;
   }
   return numbers;
-}
-
-// Opens `path` relative to `root_fd` without leaving it: symlinks (absolute ones too) and ".."
-// resolve inside the target's root. Non-blocking, so a FIFO planted there cannot hang us.
-int OpenInRoot(int root_fd, const std::string& path) {
-  const uint64_t flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-  struct open_how how = {};
-  how.flags = flags;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  int fd = static_cast<int>(::syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof(how)));
-  if (fd >= 0 || errno != ENOSYS) return fd;
-  // Kernels before 5.6: at least do not follow a symlink in place of the file.
-  return ::openat(root_fd, path.c_str(), static_cast<int>(flags) | O_NOFOLLOW);
 }
 
 }  // namespace
@@ -100,18 +86,22 @@ void PerfMapReader::Check() {
     path_ = StrCat(proc, "/root/", relative_path_);
     target_uids_ = std::move(ids.uids);
   }
-  ScopedFd root(::open((proc + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) return;
-  ScopedFd file(OpenInRoot(root.get(), relative_path_));
-  if (!file.valid()) return;  // most processes have no perf map
-  struct stat st = {};
-  if (::fstat(file.get(), &st) != 0) return;
-  if (!S_ISREG(st.st_mode)) {
-    if (!announced_)
+  auto root = OpenRootDirectory(proc + "/root");
+  if (!root.ok()) return;
+  // Resolved inside the target's root (symlinks and ".." cannot leave it), and opened only as a
+  // regular file, so a FIFO planted there cannot hang the profiler thread.
+  auto opened = OpenRegularFileInRoot(root->get(), relative_path_);
+  if (!opened.ok()) {
+    // Most processes have no perf map: say something only when one is there but is no file.
+    if (!announced_ && ResolveInRoot(root->get(), relative_path_).ok()) {
       LogWarning(StrCat(path_, " is not a regular file: JIT frames keep anonymous names"));
-    announced_ = true;
+      announced_ = true;
+    }
     return;
   }
+  ScopedFd file = std::move(opened->fd);
+  struct stat st = {};
+  if (::fstat(file.get(), &st) != 0) return;
   if (!OwnerAllowed(st.st_uid)) {
     if (!announced_) {
       LogWarning(StrCat(path_, " belongs to uid ", st.st_uid,
