@@ -137,6 +137,7 @@ class ProfilerService : public http::PprofBackend {
   metrics::DeltaTracker offcpu_lost_mutex_;
   metrics::DeltaTracker symbolizer_hits_;
   metrics::DeltaTracker symbolizer_misses_;
+  metrics::DeltaTracker elf_refusals_;
   int64_t losses_reported_ns_ = 0;
   std::thread thread_;
 };
