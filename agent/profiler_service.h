@@ -100,6 +100,8 @@ class ProfilerService : public http::PprofBackend {
   // The BPF samplers' loss counters; read at most once a second unless `force`.
   void ReportLosses(bool force);
   void ReportSymbolizer();
+  // The ElfCache's open files and mapped bytes (gauges), and its refusals at the limits.
+  void ReportElfFiles();
   // `done` that first reports the symbolizer's cache counters (the profile was just built).
   http::ProfileCallback ReportingSymbolizer(http::ProfileCallback done);
   // Answers `done` with 503 when the target has exited or pprofd is stopping; true then.
