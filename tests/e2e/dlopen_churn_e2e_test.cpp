@@ -26,7 +26,7 @@ namespace {
 
 constexpr int kProfiles = 20;
 constexpr int kFdSlack = 64 + 8 + 16;
-constexpr int64_t kRssGrowthLimitKb = 48 * 1024;
+constexpr int64_t kRssGrowthLimitKb = 8 * 1024;  // before the limits: +17 MiB
 
 int FdCount(pid_t pid) {
   int count = 0;
