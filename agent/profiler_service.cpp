@@ -90,6 +90,7 @@ ProfilerService::ProfilerService(const ProfilerOptions& options, target::TargetP
     for (const UnwindReason& reason : kUnwindReasons) {
       registry->Increment(metrics::kUnwindFailures, {{"reason", reason.label}}, 0);
     }
+    ReportElfFiles();
   }
 }
 
@@ -290,9 +291,20 @@ void ProfilerService::ReportDrain(uint64_t received, const UnwindTally& unwind_f
                           static_cast<double>(count));
     }
   }
+  ReportElfFiles();
   // One map lookup: cheap enough for every drain, so a profile's losses show as it ends.
   if (const uint64_t lost = cpu_lost_.Next(sampler_->LostSamples()); lost > 0) {
     registry->Increment(metrics::kCpuSamplesLost, {}, static_cast<double>(lost));
+  }
+}
+
+void ProfilerService::ReportElfFiles() {
+  metrics::Registry* registry = options_.metrics;
+  if (registry == nullptr) return;
+  registry->Set(metrics::kElfFilesOpen, {}, static_cast<double>(elf_cache_.open_files()));
+  registry->Set(metrics::kElfFilesMappedBytes, {}, static_cast<double>(elf_cache_.mapped_bytes()));
+  if (const uint64_t refused = elf_refusals_.Next(elf_cache_.refusals()); refused > 0) {
+    registry->Increment(metrics::kElfFilesRefused, {}, static_cast<double>(refused));
   }
 }
 

@@ -100,6 +100,8 @@ class ProfilerService : public http::PprofBackend {
   // The BPF samplers' loss counters; read at most once a second unless `force`.
   void ReportLosses(bool force);
   void ReportSymbolizer();
+  // The ElfCache's open files and mapped bytes (gauges), and its refusals at the limits.
+  void ReportElfFiles();
   // `done` that first reports the symbolizer's cache counters (the profile was just built).
   http::ProfileCallback ReportingSymbolizer(http::ProfileCallback done);
   // Answers `done` with 503 when the target has exited or pprofd is stopping; true then.
@@ -137,6 +139,7 @@ class ProfilerService : public http::PprofBackend {
   metrics::DeltaTracker offcpu_lost_mutex_;
   metrics::DeltaTracker symbolizer_hits_;
   metrics::DeltaTracker symbolizer_misses_;
+  metrics::DeltaTracker elf_refusals_;
   int64_t losses_reported_ns_ = 0;
   std::thread thread_;
 };

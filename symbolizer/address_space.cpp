@@ -103,8 +103,15 @@ Status AddressSpace::Refresh() {
     if (entry.path == "[vdso]") {
       elf = OpenVdso(entry);
     } else if (std::optional<MappedFile> file = LocateMappedFile(pid_, entry, root_link)) {
+      const uint64_t refusals = cache_->refusals();
       auto opened = cache_->Get(file->open_path, root);
-      if (opened.ok()) elf = *opened;
+      if (opened.ok()) {
+        elf = *opened;
+      } else if (cache_->refusals() != refusals && !limit_reported_) {
+        limit_reported_ = true;
+        LogWarning(StrCat("pid ", pid_, ": ", opened.status().message(),
+                          ". Frames in such files are shown as module+offset"));
+      }
     } else if (!entry.path.empty() && entry.path[0] == '/') {
       ReportUnreachable(entry);
     }
@@ -122,6 +129,8 @@ Status AddressSpace::Refresh() {
   std::sort(mappings.begin(), mappings.end(),
             [](const Mapping& a, const Mapping& b) { return a.entry.start < b.entry.start; });
   mappings_ = std::move(mappings);
+  // Files of mappings that went away are idle now: the cache keeps only the most recently used.
+  cache_->ReleaseIdle();
   return Status::Ok();
 }
 

@@ -1,6 +1,7 @@
 // The target's address space as the unwinder and symbolizer need it: which ELF file and which file
 // offset an address belongs to. Built from /proc/PID/maps and re-read when an address falls outside
-// every known mapping (dlopen), at most once per `min_refresh_interval`.
+// every known mapping (dlopen), at most once per `min_refresh_interval`. Holds the ElfFiles of the
+// current mappings only: a file the target no longer maps is left to the ElfCache's limits.
 #pragma once
 
 #include <sys/types.h>
@@ -49,6 +50,7 @@ class AddressSpace {
   // The main executable's path as /proc/PID/exe names it (for mapping[0]).
   const std::string& main_executable() const { return main_executable_; }
   pid_t pid() const { return pid_; }
+  ElfCache* cache() const { return cache_; }
 
  private:
   pid_t pid_;
@@ -65,6 +67,7 @@ class AddressSpace {
 
   // Paths already warned about: a file no candidate path reaches is reported once.
   std::set<std::string> unreachable_reported_;
+  bool limit_reported_ = false;
 
   const Mapping* Search(uint64_t address) const;
   void ReportUnreachable(const MapEntry& entry);

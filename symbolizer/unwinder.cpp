@@ -13,19 +13,6 @@ namespace {
 // Rules of ~64k distinct pcs; past that the cache starts over (a profile touches far fewer).
 constexpr size_t kMaxCachedRules = 1 << 16;
 
-struct RuleKey {
-  const ElfFile* elf;
-  uint64_t vaddr;
-  bool operator==(const RuleKey&) const = default;
-};
-
-struct RuleKeyHash {
-  size_t operator()(const RuleKey& key) const {
-    uint64_t h = reinterpret_cast<uintptr_t>(key.elf) * 0x9e3779b97f4a7c15ULL;
-    return static_cast<size_t>(h ^ (key.vaddr * 0xff51afd7ed558ccdULL) ^ (key.vaddr >> 29));
-  }
-};
-
 enum class StepStatus { kOk, kOutOfStack, kUnsupported, kComplete };
 
 StepStatus FromExpr(ExprStatus status) {
@@ -143,21 +130,40 @@ struct CachedRule {
 
 }  // namespace
 
+// The rules of one file. The cache does not keep the file open (files close once the target
+// unmapped them and the ElfCache let them go); it remembers the file weakly, so rules cached
+// for a closed file are never used for another file allocated at the same address.
+struct FileRules {
+  std::weak_ptr<ElfFile> owner;
+  std::unordered_map<uint64_t, CachedRule> rules;
+};
+
 struct Unwinder::Impl {
-  std::unordered_map<RuleKey, CachedRule, RuleKeyHash> rules;
-  // Keeps every ElfFile named by a cached key alive, so its address cannot be reused by another
-  // file while the key is in the cache.
-  std::unordered_map<const ElfFile*, std::shared_ptr<ElfFile>> pinned;
+  std::unordered_map<const ElfFile*, FileRules> files;
+  size_t rule_count = 0;
+  size_t sweep_at = 64;  // forget closed files once this many files are known
 
   const CachedRule& Get(const std::shared_ptr<ElfFile>& elf, uint64_t vaddr) {
-    RuleKey key{elf.get(), vaddr};
-    auto it = rules.find(key);
-    if (it != rules.end()) return it->second;
-    if (rules.size() >= kMaxCachedRules) {
-      rules.clear();
-      pinned.clear();
+    if (rule_count >= kMaxCachedRules) {
+      files.clear();
+      rule_count = 0;
     }
-    pinned.emplace(elf.get(), elf);
+    if (files.size() >= sweep_at) {
+      std::erase_if(files, [this](const auto& entry) {
+        if (!entry.second.owner.expired()) return false;
+        rule_count -= entry.second.rules.size();
+        return true;
+      });
+      sweep_at = 2 * files.size() + 64;
+    }
+    FileRules& file = files[elf.get()];
+    if (file.owner.lock() != elf) {  // new, or a closed file's address reused by another file
+      rule_count -= file.rules.size();
+      file.rules.clear();
+      file.owner = elf;
+    }
+    auto it = file.rules.find(vaddr);
+    if (it != file.rules.end()) return it->second;
     CachedRule cached;
     // .debug_frame only where .eh_frame has nothing: asking for it loads the file's DWARF (tens
     // of ms for a compressed separate debug file such as libc's).
@@ -171,7 +177,8 @@ struct Unwinder::Impl {
         cached.go_stack_switch = !frames.empty() && IsGoStackSwitch(frames.back().function);
       }
     }
-    return rules.emplace(key, std::move(cached)).first->second;
+    ++rule_count;
+    return file.rules.emplace(vaddr, std::move(cached)).first->second;
   }
 };
 

@@ -55,7 +55,7 @@ class Unwinder {
 
  private:
   AddressSpace* address_space_;
-  // Cache of CFI rules per (ElfFile*, vaddr) lives in the .cpp's Impl.
+  // Cache of CFI rules per (file, vaddr), not keeping files open, lives in the .cpp's Impl.
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };

@@ -51,6 +51,17 @@ void DeclareProfilerMetrics(Registry& registry) {
   registry.Declare(kSymbolizationCacheEntries, Type::kGauge,
                    "Addresses held in the symbolization cache.");
   registry.Set(kSymbolizationCacheEntries, {}, 0);
+  registry.Declare(kElfFilesOpen, Type::kGauge,
+                   "ELF files of the target held open (an fd and a mapping each): those it maps, "
+                   "and the most recently used of those it unmapped.");
+  registry.Set(kElfFilesOpen, {}, 0);
+  registry.Declare(kElfFilesMappedBytes, Type::kGauge,
+                   "Bytes of the ELF files held open (separate debug files not counted).");
+  registry.Set(kElfFilesMappedBytes, {}, 0);
+  registry.Declare(kElfFilesRefused, Type::kCounter,
+                   "ELF files not opened because the open-file or mapped-bytes limit was reached "
+                   "by files the target maps; their frames show as module+offset.");
+  registry.Increment(kElfFilesRefused, {}, 0);
 }
 
 }  // namespace pprofd::metrics

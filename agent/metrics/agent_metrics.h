@@ -12,6 +12,9 @@
 //   pprofd_symbolization_cache_hits_total         counter
 //   pprofd_symbolization_cache_misses_total       counter
 //   pprofd_symbolization_cache_entries            gauge
+//   pprofd_elf_files_open                         gauge
+//   pprofd_elf_files_mapped_bytes                 gauge
+//   pprofd_elf_files_refused_total                counter
 //   process_* (process_stats.h)
 #pragma once
 
@@ -32,6 +35,9 @@ inline constexpr char kOffCpuEventsLost[] = "pprofd_offcpu_events_lost_total";
 inline constexpr char kSymbolizationCacheHits[] = "pprofd_symbolization_cache_hits_total";
 inline constexpr char kSymbolizationCacheMisses[] = "pprofd_symbolization_cache_misses_total";
 inline constexpr char kSymbolizationCacheEntries[] = "pprofd_symbolization_cache_entries";
+inline constexpr char kElfFilesOpen[] = "pprofd_elf_files_open";
+inline constexpr char kElfFilesMappedBytes[] = "pprofd_elf_files_mapped_bytes";
+inline constexpr char kElfFilesRefused[] = "pprofd_elf_files_refused_total";
 
 // The agent's side: build info, target restarts, HTTP requests, and the process_* collector.
 // Runs once per registry (later calls do nothing).

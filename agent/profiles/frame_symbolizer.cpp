@@ -77,10 +77,12 @@ const std::vector<proto::LineInfo>& FrameSymbolizer::Lines(const Frame& frame) {
       break;
     default: {
       const UserModule& module = normalizer_->user_module(frame.module);
-      const auto& elf = module.mapping.elf;
-      if (!elf) return CodeWithoutFile(frame, module);
-      key = {elf->build_id().empty() ? elf->path() : elf->build_id(),
-             module.mapping.VaddrOf(frame.address)};
+      const StackNormalizer::FileIdentity& identity = normalizer_->file_identity(frame.module);
+      if (!identity.had_file) return CodeWithoutFile(frame, module);
+      key = {identity.symbol_key, module.mapping.VaddrOf(frame.address)};
+      if (cache_.count(key) == 0 && !normalizer_->File(frame.module)) {
+        return FileClosed(frame, module);
+      }
     }
   }
   auto it = cache_.find(key);
@@ -89,6 +91,15 @@ const std::vector<proto::LineInfo>& FrameSymbolizer::Lines(const Frame& frame) {
     return it->second;
   }
   return cache_.emplace(key, Symbolize(frame)).first->second;
+}
+
+const std::vector<proto::LineInfo>& FrameSymbolizer::FileClosed(const Frame& frame,
+                                                                const UserModule& module) {
+  const auto key = std::make_pair(frame.module, frame.address);
+  auto it = file_closed_.find(key);
+  if (it != file_closed_.end()) return it->second;
+  std::string name = ModuleOffsetName(module, frame.address);
+  return file_closed_.emplace(key, Named(name, name)).first->second;
 }
 
 std::vector<proto::LineInfo> FrameSymbolizer::Symbolize(const Frame& frame) {
@@ -114,8 +125,9 @@ std::vector<proto::LineInfo> FrameSymbolizer::Symbolize(const Frame& frame) {
       break;
   }
   const UserModule& module = normalizer_->user_module(frame.module);
-  std::vector<symbolizer::SourceFrame> source =
-      module.mapping.elf->Symbolize(module.mapping.VaddrOf(frame.address));
+  std::shared_ptr<symbolizer::ElfFile> elf = normalizer_->File(frame.module);
+  std::vector<symbolizer::SourceFrame> source;
+  if (elf) source = elf->Symbolize(module.mapping.VaddrOf(frame.address));
   if (source.empty()) return named(ModuleOffsetName(module, frame.address));
   std::vector<proto::LineInfo> lines;
   lines.reserve(source.size());
@@ -149,11 +161,12 @@ proto::MappingInfo FrameSymbolizer::MappingFor(uint32_t module_id) const {
   // Every address of a user module gets a name (a function, or module+offset), so pprof must not
   // try to re-symbolize it: has_functions is always set.
   info.has_functions = true;
-  if (module.mapping.elf) {
-    info.build_id = module.mapping.elf->build_id();
-    info.has_filenames = module.mapping.elf->has_line_info();
-    info.has_line_numbers = module.mapping.elf->has_line_info();
-    info.has_inline_frames = module.mapping.elf->has_line_info();
+  const StackNormalizer::FileIdentity& identity = normalizer_->file_identity(module_id);
+  if (identity.had_file) {
+    info.build_id = identity.build_id;
+    info.has_filenames = identity.has_line_info;
+    info.has_line_numbers = identity.has_line_info;
+    info.has_inline_frames = identity.has_line_info;
   }
   return info;
 }

@@ -44,11 +44,16 @@ class FrameSymbolizer {
   // Code that belongs to no ELF file (JIT, anonymous memory): a perf map name, or the module
   // and offset.
   const std::vector<proto::LineInfo>& CodeWithoutFile(const Frame& frame, const UserModule& module);
+  // A module whose file was closed (it left the target's maps and was not used for long): named
+  // module+offset unless the same file (build-id) named the address before.
+  const std::vector<proto::LineInfo>& FileClosed(const Frame& frame, const UserModule& module);
 
   StackNormalizer* normalizer_;
   const symbolizer::KernelSymbols* kernel_symbols_;
   // Key: build-id (or path when none) and link-time address; kernel and markers use their own.
   std::map<std::pair<std::string, uint64_t>, std::vector<proto::LineInfo>> cache_;
+  // By module id and address: never shared with another module or a later file at that address.
+  std::map<std::pair<uint32_t, uint64_t>, std::vector<proto::LineInfo>> file_closed_;
   uint64_t cache_hits_ = 0;
   // Names of code without a file by address, valid for one generation of the perf map. The
   // previous generation's stay alive one generation longer: a caller may still hold a reference.

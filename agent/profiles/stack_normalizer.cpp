@@ -33,8 +33,27 @@ uint32_t StackNormalizer::ModuleIdFor(const symbolizer::Mapping& mapping) {
                              mapping.entry.path);
   auto [it, inserted] =
       module_ids_.try_emplace(key, kFirstUserModule + static_cast<uint32_t>(modules_.size()));
-  if (inserted) modules_.push_back(UserModule{mapping});
+  if (inserted) {
+    UserModule module{mapping};
+    module.mapping.elf.reset();
+    modules_.push_back(std::move(module));
+    files_.push_back(mapping.elf);
+    FileIdentity identity;
+    if (const auto& elf = mapping.elf) {
+      identity.had_file = true;
+      identity.build_id = elf->build_id();
+      identity.symbol_key = elf->build_id().empty() ? elf->path() : elf->build_id();
+      identity.has_line_info = elf->has_line_info();
+    }
+    identities_.push_back(std::move(identity));
+  }
   return it->second;
+}
+
+std::shared_ptr<symbolizer::ElfFile> StackNormalizer::File(uint32_t id) const {
+  std::shared_ptr<symbolizer::ElfFile> file = files_[id - kFirstUserModule].lock();
+  if (file) address_space_->cache()->Touch(file.get());
+  return file;
 }
 
 std::optional<uint32_t> StackNormalizer::ModuleOf(uint64_t address) {
