@@ -7,18 +7,10 @@
 #include "tests/e2e/subprocess.h"
 
 namespace pprofd::e2e {
-namespace {
-
-struct LoadSegment {
-  uint64_t offset = 0;
-  uint64_t vaddr = 0;
-  uint64_t file_size = 0;
-  bool executable = false;
-};
 
 // "  LOAD 0x000650 0x0000000000001650 0x0000000000001650 0x000160 0x000160 R E 0x1000"
-std::vector<LoadSegment> ReadLoadSegments(const std::string& file) {
-  std::vector<LoadSegment> segments;
+std::vector<ElfLoadSegment> ReadLoadSegments(const std::string& file) {
+  std::vector<ElfLoadSegment> segments;
   CommandResult result = RunCommand({"readelf", "-lW", file});
   if (result.exit_code != 0) return segments;
   std::istringstream lines(result.out);
@@ -28,7 +20,7 @@ std::vector<LoadSegment> ReadLoadSegments(const std::string& file) {
     std::vector<std::string> tokens;
     for (std::string token; fields >> token;) tokens.push_back(token);
     if (tokens.size() < 8 || tokens[0] != "LOAD") continue;
-    LoadSegment segment;
+    ElfLoadSegment segment;
     segment.offset = std::stoull(tokens[1], nullptr, 16);
     segment.vaddr = std::stoull(tokens[2], nullptr, 16);
     segment.file_size = std::stoull(tokens[4], nullptr, 16);
@@ -41,12 +33,10 @@ std::vector<LoadSegment> ReadLoadSegments(const std::string& file) {
   return segments;
 }
 
-}  // namespace
-
 std::optional<uint64_t> ElfVaddrOf(const RawMapping& mapping, uint64_t address) {
   if (address < mapping.start || address >= mapping.limit) return std::nullopt;
   const uint64_t file_offset = address - mapping.start + mapping.offset;
-  for (const LoadSegment& segment : ReadLoadSegments(mapping.file)) {
+  for (const ElfLoadSegment& segment : ReadLoadSegments(mapping.file)) {
     if (segment.executable && file_offset >= segment.offset &&
         file_offset < segment.offset + segment.file_size) {
       return file_offset - segment.offset + segment.vaddr;

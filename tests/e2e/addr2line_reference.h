@@ -11,6 +11,16 @@
 
 namespace pprofd::e2e {
 
+struct ElfLoadSegment {
+  uint64_t offset = 0;
+  uint64_t vaddr = 0;
+  uint64_t file_size = 0;
+  bool executable = false;
+};
+
+// The PT_LOAD segments of `file` as `readelf -lW` prints them; empty when readelf fails.
+std::vector<ElfLoadSegment> ReadLoadSegments(const std::string& file);
+
 // The ELF virtual address of `address` in `mapping` (as the profile gives it): address - start +
 // offset - p_offset + p_vaddr of the executable PT_LOAD segment holding that file offset.
 // nullopt when readelf fails or no executable segment holds it.

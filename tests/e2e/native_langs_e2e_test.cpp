@@ -49,37 +49,11 @@ bool FixtureBuilt(const std::string& path, const std::string& package) {
 
 // --- The ELF layout --------------------------------------------------------------------------
 
-struct LoadSegment {
-  uint64_t offset = 0;
-  uint64_t vaddr = 0;
-  bool executable = false;
-};
-
-// The PT_LOAD segments as `readelf -lW` prints them.
-std::vector<LoadSegment> LoadSegments(const std::string& file) {
-  std::vector<LoadSegment> segments;
-  std::istringstream lines(RunCommand({"readelf", "-lW", file}).out);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream fields(line);
-    std::vector<std::string> tokens;
-    for (std::string token; fields >> token;) tokens.push_back(token);
-    if (tokens.size() < 8 || tokens[0] != "LOAD") continue;
-    LoadSegment segment;
-    segment.offset = std::stoull(tokens[1], nullptr, 16);
-    segment.vaddr = std::stoull(tokens[2], nullptr, 16);
-    for (size_t i = 6; i + 1 < tokens.size(); ++i) {
-      if (tokens[i].find('E') != std::string::npos) segment.executable = true;
-    }
-    segments.push_back(segment);
-  }
-  return segments;
-}
-
 // lld's layout: the executable segment's address is not its file offset.
 void CheckLldLayout(const std::string& binary) {
-  std::vector<LoadSegment> segments = LoadSegments(binary);
+  std::vector<ElfLoadSegment> segments = ReadLoadSegments(binary);
   auto code = std::find_if(segments.begin(), segments.end(),
-                           [](const LoadSegment& s) { return s.executable; });
+                           [](const ElfLoadSegment& s) { return s.executable; });
   REQUIRE(code != segments.end());
   INFO(binary << ": R E segment at offset 0x" << std::hex << code->offset << ", vaddr 0x"
               << code->vaddr);
