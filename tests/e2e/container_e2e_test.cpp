@@ -19,6 +19,7 @@
 
 #include "tests/e2e/agent_harness.h"
 #include "tests/e2e/perf_reference.h"
+#include "tests/e2e/rootfs.h"
 
 namespace pprofd::e2e {
 namespace {
@@ -268,28 +269,6 @@ void CheckThreadSnapshot(const std::string& base_url, const std::map<std::string
   CHECK(seen.size() == ids.size());
 }
 
-// A root file system for `binary` alone: the binary as /bin/workload and the libraries ldd
-// lists, at the paths ldd gives (the dynamic linker looks them up there).
-void BuildRootfs(const fs::path& root, const std::string& binary) {
-  fs::create_directories(root / "bin");
-  fs::copy_file(binary, root / "bin/workload");
-  CommandResult ldd = RunCommand({"ldd", binary});
-  REQUIRE(ldd.exit_code == 0);
-  static const std::regex kLibrary(R"((/[^ \t]+) \(0x[0-9a-f]+\))");
-  int copied = 0;
-  for (const std::string& line : Lines(ldd.out)) {
-    std::smatch match;
-    if (!std::regex_search(line, match, kLibrary)) continue;
-    const fs::path library = match[1].str();
-    fs::create_directories(root / library.relative_path().parent_path());
-    // The file itself, not a symlink: the chroot has nothing it could point to.
-    fs::copy_file(fs::canonical(library), root / library.relative_path());
-    ++copied;
-  }
-  INFO(ldd.out);
-  REQUIRE(copied >= 3);  // libc, the dynamic linker, libstdc++ at least
-}
-
 // A workload run as a container runtime would: under unshare (its own PID and mount namespaces)
 // and, with `rootfs`, chrooted into a tmpfs mounted only inside its mount namespace and filled
 // from `rootfs`: the target's files then exist at no path the host could open.
@@ -375,7 +354,9 @@ TEST_CASE("A chrooted target whose files exist only in its mount namespace: name
   }
 
   const fs::path rootfs = fs::path(TempDir()) / "rootfs";
-  BuildRootfs(rootfs, binary);
+  std::string rootfs_error;
+  INFO(rootfs_error);
+  REQUIRE(BuildRootfs(rootfs, binary, &rootfs_error));
   ContainedWorkload workload(binary, {}, rootfs.string());
   REQUIRE(workload.pid() > 0);
   REQUIRE(WaitForReady(workload.process()));
@@ -427,7 +408,9 @@ TEST_CASE("Heap profile of a target in a child PID namespace, and of a chrooted 
   SECTION("PID and mount namespaces") {}
   SECTION("chrooted, files only in its mount namespace") {
     rootfs = (fs::path(TempDir()) / "rootfs").string();
-    BuildRootfs(rootfs, binary);
+    std::string rootfs_error;
+    INFO(rootfs_error);
+    REQUIRE(BuildRootfs(rootfs, binary, &rootfs_error));
   }
   // "now": the live objects at once, then a thread churns short-lived ones at ChurnSiteC.
   ContainedWorkload workload(binary, {"malloc", "60", "now"}, rootfs);

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "tests/e2e/agent_harness.h"
+#include "tests/e2e/rootfs.h"
 
 namespace pprofd::e2e {
 namespace {
@@ -98,27 +99,6 @@ void MakeStrippedWorkload(const fs::path& binary, const fs::path& debug,
     Run({"objcopy", "--update-section", ".gnu_debuglink=" + file.string(), binary.string()});
   }
   REQUIRE(::chmod(binary.c_str(), 0755) == 0);
-}
-
-// A root file system for `binary` alone: the binary as /bin/workload and the libraries ldd
-// lists, at the paths ldd gives.
-void BuildRootfs(const fs::path& root, const fs::path& binary) {
-  fs::create_directories(root / "bin");
-  fs::copy_file(binary, root / "bin/workload");
-  CommandResult ldd = RunCommand({"ldd", binary.string()});
-  REQUIRE(ldd.exit_code == 0);
-  static const std::regex kLibrary(R"((/[^ \t]+) \(0x[0-9a-f]+\))");
-  int copied = 0;
-  for (const std::string& line : Lines(ldd.out)) {
-    std::smatch match;
-    if (!std::regex_search(line, match, kLibrary)) continue;
-    const fs::path library = match[1].str();
-    fs::create_directories(root / library.relative_path().parent_path());
-    fs::copy_file(fs::canonical(library), root / library.relative_path());
-    ++copied;
-  }
-  INFO(ldd.out);
-  REQUIRE(copied >= 3);
 }
 
 struct Served {
@@ -215,7 +195,9 @@ TEST_CASE("A chrooted target cannot make pprofd read a host file through its deb
   const fs::path binary = dir.path() / "build/workload";
   MakeStrippedWorkload(binary, outside / "workload.debug");
   const fs::path root = dir.path() / "root";
-  BuildRootfs(root, binary);
+  std::string rootfs_error;
+  INFO(rootfs_error);
+  REQUIRE(BuildRootfs(root, binary.string(), &rootfs_error));
   std::string climb;
   for (int i = 0; i < 12; ++i) climb += "../";
   const fs::path link = root / "bin/workload.debug";
