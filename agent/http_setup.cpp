@@ -49,15 +49,14 @@ StatusOr<std::unique_ptr<http::HttpServer>> StartHttpServer(boost::asio::io_cont
   }
   WarnIfExposed(config, auth != nullptr || !config.tls_client_ca.empty());
 
-  // --max-concurrent in front of the profiler; the routes own it, so it lives as long as the
-  // last request.
-  auto limited = std::make_shared<http::ConcurrencyLimit>(backend, config.max_concurrent);
   http::PprofRoutesOptions route_options;
   route_options.cmdline = config.cmdline;
 
-  // The request handler: the /debug/pprof/* routes inside /metrics and /healthz.
-  http::RequestHandler handler =
-      metrics::AgentRoutes(http::PprofRoutes(std::move(limited), route_options), metrics);
+  // The request handler, from the inside out: the /debug/pprof/* routes, --max-concurrent in
+  // front of them, /metrics and /healthz around both (so refusals are counted too).
+  http::RequestHandler handler = metrics::AgentRoutes(
+      http::ConcurrencyLimit(http::PprofRoutes(backend, route_options), config.max_concurrent),
+      metrics);
   // Authentication wraps everything (but /healthz, see RequireBasicAuth).
   if (auth) handler = http::RequireBasicAuth(auth, std::move(handler));
 

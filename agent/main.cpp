@@ -76,8 +76,6 @@ int Run(const Config& config) {
   auto created = CreateProfiler(config, pid, &metrics, &facts);
   if (!created.ok()) return Fail(created.status());
   const std::string executable = (*created)->target().executable();
-  const bool heap_sampler = (*created)->heap_setup().sampler != nullptr;
-  const std::string allocator_module = (*created)->heap_setup().allocator.module_path;
 
   asio::io_context io;
   // Before the server, which holds it as its backend and must be destroyed first.
@@ -91,13 +89,12 @@ int Run(const Config& config) {
       FollowsRestarts(config)
           ? StrCat(", following ", target::Describe(*FollowedTarget(config)), " across restarts")
           : std::string(),
-      "; ", config.hz, " Hz default on ", facts.cpus, " CPUs, ",
-      config.stack_bytes, " stack bytes per sample, ring buffer ", facts.ring_bytes >> 20,
-      " MiB; listening on ", (*server)->local_endpoint().address().to_string(), ":",
-      (*server)->local_endpoint().port()));
-  if (heap_sampler) {
+      "; ", config.hz, " Hz default on ", facts.cpus, " CPUs, ", config.stack_bytes,
+      " stack bytes per sample, ring buffer ", facts.ring_bytes >> 20, " MiB; listening on ",
+      (*server)->local_endpoint().address().to_string(), ":", (*server)->local_endpoint().port()));
+  if (!facts.allocator_module.empty()) {
     LogInfo(
-        StrCat("heap: allocator in ", allocator_module, ", ",
+        StrCat("heap: allocator in ", facts.allocator_module, ", ",
                config.heap ? "tracked from start-up (--heap)" : "probed on request (?seconds=N)",
                ", one sample per ", config.heap_rate, " bytes"));
   }

@@ -3,6 +3,11 @@
 #include <utility>
 
 #include "agent/heap/allocator_locator.h"
+#include "agent/host/target_context.h"
+#include "agent/kinds/cpu/cpu_kind.h"
+#include "agent/kinds/heap/heap_kind.h"
+#include "agent/kinds/offcpu/offcpu_kind.h"
+#include "agent/kinds/threads/threads_kind.h"
 #include "agent/sampling/cpu_sampler.h"
 #include "agent/sampling/heap_sampler.h"
 #include "agent/target/target_process.h"
@@ -10,6 +15,10 @@
 
 namespace pprofd {
 namespace {
+
+using kinds::heap::HeapSetup;
+using kinds::offcpu::OffCpuSetup;
+using kinds::threads::ThreadSetup;
 
 // Finds the target's allocator and loads the heap sampler. Failing is fatal only with --heap:
 // otherwise /heap answers why, and CPU profiles work as before.
@@ -93,9 +102,9 @@ std::optional<target::TargetSpec> FollowedTarget(const Config& config) {
   return std::nullopt;
 }
 
-StatusOr<std::unique_ptr<ProfilerService>> CreateProfiler(const Config& config, pid_t pid,
-                                                          metrics::Registry* metrics,
-                                                          SamplerFacts* facts) {
+StatusOr<std::unique_ptr<host::ProfilerHost>> CreateProfiler(const Config& config, pid_t pid,
+                                                             metrics::Registry* metrics,
+                                                             SamplerFacts* facts) {
   auto target = target::TargetProcess::Open(pid);
   if (!target.ok()) return target.status();
 
@@ -113,25 +122,33 @@ StatusOr<std::unique_ptr<ProfilerService>> CreateProfiler(const Config& config, 
   auto heap = PrepareHeap(config, pid, sampler_options.btf_custom_path);
   if (!heap.ok()) return heap.status();
 
-  ProfilerOptions profiler_options;
-  profiler_options.default_hz = config.hz;
-  profiler_options.max_hz = config.max_hz;
-  profiler_options.max_seconds = config.max_seconds;
-  profiler_options.metrics = metrics;
+  host::HostOptions host_options;
+  host_options.default_hz = config.hz;
+  host_options.max_hz = config.max_hz;
+  host_options.max_seconds = config.max_seconds;
   if (auto followed = FollowedTarget(config)) {
-    profiler_options.exit_note = StrCat(" (pprofd follows ", target::Describe(*followed),
-                                        " and re-attaches to its next process)");
+    host_options.exit_note = StrCat(" (pprofd follows ", target::Describe(*followed),
+                                    " and re-attaches to its next process)");
   }
-  ProfileKindSetups setups;
-  setups.heap = std::move(*heap);
-  setups.threads = PrepareThreads(config, pid, sampler_options.btf_custom_path);
-  setups.offcpu = PrepareOffCpu(config, pid, sampler_options.btf_custom_path);
-  auto profiler = std::make_unique<ProfilerService>(profiler_options, std::move(*target),
-                                                    std::move(*sampler), std::move(setups));
+  auto context = std::make_unique<host::TargetContext>(std::move(*target), metrics);
+  std::vector<std::unique_ptr<host::ProfileKind>> profile_kinds;
+  profile_kinds.push_back(std::make_unique<kinds::cpu::CpuKind>(
+      context.get(), kinds::cpu::BpfCpuSource(std::move(*sampler))));
+  auto heap_kind = std::make_unique<kinds::heap::HeapKind>(std::move(*heap), context.get());
   if (config.heap) {
-    if (Status status = profiler->StartHeapTracking(); !status.ok()) return status;
+    if (Status status = heap_kind->StartTracking(); !status.ok()) return status;
   }
-  return profiler;
+  if (facts != nullptr && heap_kind->setup().sampler) {
+    facts->allocator_module = heap_kind->setup().allocator.module_path;
+  }
+  profile_kinds.push_back(std::move(heap_kind));
+  auto snapshots = std::make_shared<kinds::threads::ThreadSnapshots>(
+      PrepareThreads(config, pid, sampler_options.btf_custom_path), context.get());
+  profile_kinds.push_back(std::make_unique<kinds::threads::ThreadsKind>(snapshots, context.get()));
+  profile_kinds.push_back(std::make_unique<kinds::offcpu::OffCpuKind>(
+      PrepareOffCpu(config, pid, sampler_options.btf_custom_path), context.get(), snapshots));
+  return std::make_unique<host::ProfilerHost>(host_options, std::move(context),
+                                              std::move(profile_kinds));
 }
 
 }  // namespace pprofd

@@ -1,6 +1,7 @@
-// Builds a ProfilerService for one target PID as the command line asks: opens the target, loads
+// Builds the ProfilerHost of one target PID as the command line asks: opens the target, loads
 // the CPU sampler and every other kind's BPF programs (their target PID is baked in, so each new
-// process of a followed target gets freshly loaded ones).
+// process of a followed target gets freshly loaded ones), and hands the host its kinds. The one
+// place that knows every kind by name.
 #pragma once
 
 #include <sys/types.h>
@@ -11,8 +12,8 @@
 #include <string>
 
 #include "agent/config.h"
+#include "agent/host/profiler_host.h"
 #include "agent/metrics/registry.h"
-#include "agent/profiler_service.h"
 #include "agent/target/target_resolver.h"
 #include "base/status.h"
 
@@ -22,6 +23,7 @@ namespace pprofd {
 struct SamplerFacts {
   int cpus = 0;
   size_t ring_bytes = 0;
+  std::string allocator_module;  // the heap probes' module; empty when heap profiles are off
 };
 
 // The target pprofd follows across restarts (--systemd-unit, --pidfile, --exe); nullopt for --pid
@@ -33,8 +35,8 @@ std::optional<target::TargetSpec> FollowedTarget(const Config& config);
 // and their endpoints answer with the reason. With --heap, heap tracking is already started.
 // With a followed target, profiles in flight when the target exits say that pprofd follows it.
 // `metrics` is not owned and may be null; `facts` may be null.
-StatusOr<std::unique_ptr<ProfilerService>> CreateProfiler(const Config& config, pid_t pid,
-                                                          metrics::Registry* metrics,
-                                                          SamplerFacts* facts = nullptr);
+StatusOr<std::unique_ptr<host::ProfilerHost>> CreateProfiler(const Config& config, pid_t pid,
+                                                             metrics::Registry* metrics,
+                                                             SamplerFacts* facts = nullptr);
 
 }  // namespace pprofd

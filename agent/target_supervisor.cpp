@@ -24,7 +24,7 @@ constexpr std::string_view kPidMetric = "pprofd_target_pid";
 TargetSupervisor::TargetSupervisor(asio::io_context& io, const Config& config,
                                    metrics::Registry* metrics,
                                    std::optional<target::TargetResolver> resolver,
-                                   std::unique_ptr<ProfilerService> first)
+                                   std::unique_ptr<host::ProfilerHost> first)
     : io_(io),
       config_(config),
       metrics_(metrics),
@@ -116,14 +116,14 @@ void TargetSupervisor::FollowRestart(pid_t exited_pid) {
       }
       LogDebug(StrCat("found PID ", *pid, " of ", description_, " after PID ", exited_pid));
       // Shared: a posted handler must be copyable.
-      auto profiler = std::make_shared<std::unique_ptr<ProfilerService>>(std::move(*created));
+      auto profiler = std::make_shared<std::unique_ptr<host::ProfilerHost>>(std::move(*created));
       asio::post(io_, [this, profiler] { OnReattached(profiler); });
       return;
     }
   });
 }
 
-void TargetSupervisor::OnReattached(std::shared_ptr<std::unique_ptr<ProfilerService>> profiler) {
+void TargetSupervisor::OnReattached(std::shared_ptr<std::unique_ptr<host::ProfilerHost>> profiler) {
   if (follower_.joinable()) follower_.join();
   // After Shutdown the new profiler is released here, never started.
   if (stopping_ || current_) return;
@@ -184,28 +184,9 @@ http::ProfileCallback TargetSupervisor::Forwarded(http::ProfileCallback done) {
   };
 }
 
-void TargetSupervisor::CpuProfile(const http::CpuProfileRequest& request,
-                                  http::ProfileCallback done) {
+void TargetSupervisor::Profile(const http::ProfileRequest& request, http::ProfileCallback done) {
   if (Refuse(done)) return;
-  current_->CpuProfile(request, Forwarded(std::move(done)));
-}
-
-void TargetSupervisor::HeapProfile(const http::HeapProfileRequest& request,
-                                   http::ProfileCallback done) {
-  if (Refuse(done)) return;
-  current_->HeapProfile(request, Forwarded(std::move(done)));
-}
-
-void TargetSupervisor::ThreadProfile(const http::ThreadProfileRequest& request,
-                                     http::ProfileCallback done) {
-  if (Refuse(done)) return;
-  current_->ThreadProfile(request, Forwarded(std::move(done)));
-}
-
-void TargetSupervisor::OffCpuProfile(const http::OffCpuProfileRequest& request,
-                                     http::ProfileCallback done) {
-  if (Refuse(done)) return;
-  current_->OffCpuProfile(request, Forwarded(std::move(done)));
+  current_->Profile(request, Forwarded(std::move(done)));
 }
 
 void TargetSupervisor::LookupSymbols(const std::vector<uint64_t>& addresses,

@@ -1,8 +1,8 @@
-// The backend the HTTP server talks to: forwards every request to the ProfilerService of the
+// The backend the HTTP server talks to: forwards every request to the ProfilerHost of the
 // current target process, and follows a target named by something that outlives one process
 // (--systemd-unit, --pidfile, --exe). When that target exits, pprofd keeps serving (every profile
 // request answers 503 "target restarting") while a follower thread polls the resolver; once a new
-// process appears it gets a new ProfilerService with freshly loaded BPF programs (they have the
+// process appears it gets a new ProfilerHost with freshly loaded BPF programs (they have the
 // PID baked in). A bare --pid (or the demo) cannot be followed: its exit is reported to main().
 #pragma once
 
@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "agent/config.h"
+#include "agent/host/profiler_host.h"
 #include "agent/http/pprof_backend.h"
 #include "agent/metrics/registry.h"
-#include "agent/profiler_service.h"
 #include "agent/target/target_resolver.h"
 
 namespace pprofd {
@@ -34,7 +34,7 @@ class TargetSupervisor : public http::PprofBackend {
   // target found at start-up, not yet started. `metrics` is not owned and may be null.
   TargetSupervisor(boost::asio::io_context& io, const Config& config, metrics::Registry* metrics,
                    std::optional<target::TargetResolver> resolver,
-                   std::unique_ptr<ProfilerService> first);
+                   std::unique_ptr<host::ProfilerHost> first);
   ~TargetSupervisor() override;
   TargetSupervisor(const TargetSupervisor&) = delete;
   TargetSupervisor& operator=(const TargetSupervisor&) = delete;
@@ -52,12 +52,7 @@ class TargetSupervisor : public http::PprofBackend {
   std::optional<std::string> UnavailableReason() const;
 
   // http::PprofBackend
-  void CpuProfile(const http::CpuProfileRequest& request, http::ProfileCallback done) override;
-  void HeapProfile(const http::HeapProfileRequest& request, http::ProfileCallback done) override;
-  void ThreadProfile(const http::ThreadProfileRequest& request,
-                     http::ProfileCallback done) override;
-  void OffCpuProfile(const http::OffCpuProfileRequest& request,
-                     http::ProfileCallback done) override;
+  void Profile(const http::ProfileRequest& request, http::ProfileCallback done) override;
   void LookupSymbols(const std::vector<uint64_t>& addresses, http::SymbolCallback done) override;
   StatusOr<std::string> Cmdline() override;
   int default_hz() const override { return config_.hz; }
@@ -71,7 +66,7 @@ class TargetSupervisor : public http::PprofBackend {
   // Starts the follower thread: polls the resolver until a new process is found and its
   // profiler is built, then posts it to OnReattached.
   void FollowRestart(pid_t exited_pid);
-  void OnReattached(std::shared_ptr<std::unique_ptr<ProfilerService>> profiler);
+  void OnReattached(std::shared_ptr<std::unique_ptr<host::ProfilerHost>> profiler);
   void StopFollower();
   Status RestartingStatus() const;
   // While following, a request that reaches a profiler whose target has just exited (before
@@ -85,7 +80,7 @@ class TargetSupervisor : public http::PprofBackend {
   metrics::Registry* metrics_;
   const std::optional<target::TargetResolver> resolver_;
   const std::string description_;  // "unit nginx.service"; empty when not following
-  std::unique_ptr<ProfilerService> current_;
+  std::unique_ptr<host::ProfilerHost> current_;
   // Set on the profiler thread when `current_`'s target exits; read there by Forwarded().
   std::shared_ptr<std::atomic<bool>> current_exited_;
   uint64_t generation_ = 0;

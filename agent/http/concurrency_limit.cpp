@@ -1,15 +1,20 @@
 #include "agent/http/concurrency_limit.h"
 
+#include <string_view>
 #include <utility>
 
+#include "agent/http/pprof_routes.h"
+#include "agent/http/query.h"
 #include "base/log.h"
 
 namespace pprofd::http {
 
 namespace {
 
-// One admitted request; frees its place once, when the callback runs or is destroyed uncalled
-// (a backend that drops a request must not leak the place).
+constexpr std::string_view kPrefix = "/debug/pprof/";
+
+// One admitted request; frees its place once, when the response is sent or when the responder
+// is destroyed unsent (a backend that drops a request must not leak the place).
 class Slot {
  public:
   explicit Slot(std::shared_ptr<ConcurrencyLimit::Counters> counters)
@@ -26,49 +31,37 @@ class Slot {
   std::atomic<bool> released_{false};
 };
 
+bool IsProfileRequest(const Request& request) {
+  StatusOr<RequestTarget> target =
+      ParseRequestTarget(std::string_view(request.target().data(), request.target().size()));
+  if (!target.ok() || !target->path.starts_with(kPrefix)) return false;
+  return IsProfileEndpoint(std::string_view(target->path).substr(kPrefix.size()));
+}
+
 }  // namespace
 
-ConcurrencyLimit::ConcurrencyLimit(PprofBackend* inner, int max_in_flight)
-    : inner_(inner), max_in_flight_(max_in_flight), counters_(std::make_shared<Counters>()) {}
+ConcurrencyLimit::ConcurrencyLimit(RequestHandler inner, int max_in_flight)
+    : inner_(std::move(inner)),
+      max_in_flight_(max_in_flight),
+      counters_(std::make_shared<Counters>()) {}
 
-ProfileCallback ConcurrencyLimit::Admit(ProfileCallback& done) {
+void ConcurrencyLimit::operator()(const Request& request, Respond respond) const {
+  if (!IsProfileRequest(request)) return inner_(request, std::move(respond));
   if (counters_->in_flight.fetch_add(1) >= max_in_flight_) {
     counters_->in_flight.fetch_sub(1);
     counters_->rejected.fetch_add(1);
-    done(Status::Error(StrCat("too many profile requests at once: ", max_in_flight_,
-                              " are in progress, the --max-concurrent limit; retry when one "
-                              "finishes, or raise --max-concurrent")),
-         BackendErrorKind::kUnavailable);
-    return {};
+    return respond(PprofError(
+        boost::beast::http::status::service_unavailable,
+        StrCat("too many profile requests at once: ", max_in_flight_,
+               " are in progress, the --max-concurrent limit; retry when one finishes, or raise "
+               "--max-concurrent")));
   }
   auto slot = std::make_shared<Slot>(counters_);
-  return [slot, done = std::move(done)](StatusOr<std::string> result, BackendErrorKind kind) {
+  inner_(request, [slot, respond = std::move(respond)](Response response) {
     // Freed before answering, so a client that fetches again on receipt finds its place.
     slot->Release();
-    done(std::move(result), kind);
-  };
+    respond(std::move(response));
+  });
 }
-
-void ConcurrencyLimit::CpuProfile(const CpuProfileRequest& request, ProfileCallback done) {
-  if (ProfileCallback admitted = Admit(done)) inner_->CpuProfile(request, std::move(admitted));
-}
-
-void ConcurrencyLimit::HeapProfile(const HeapProfileRequest& request, ProfileCallback done) {
-  if (ProfileCallback admitted = Admit(done)) inner_->HeapProfile(request, std::move(admitted));
-}
-
-void ConcurrencyLimit::ThreadProfile(const ThreadProfileRequest& request, ProfileCallback done) {
-  if (ProfileCallback admitted = Admit(done)) inner_->ThreadProfile(request, std::move(admitted));
-}
-
-void ConcurrencyLimit::OffCpuProfile(const OffCpuProfileRequest& request, ProfileCallback done) {
-  if (ProfileCallback admitted = Admit(done)) inner_->OffCpuProfile(request, std::move(admitted));
-}
-
-void ConcurrencyLimit::LookupSymbols(const std::vector<uint64_t>& addresses, SymbolCallback done) {
-  inner_->LookupSymbols(addresses, std::move(done));
-}
-
-StatusOr<std::string> ConcurrencyLimit::Cmdline() { return inner_->Cmdline(); }
 
 }  // namespace pprofd::http

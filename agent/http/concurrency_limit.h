@@ -1,34 +1,27 @@
-// --max-concurrent: a PprofBackend in front of the real one that lets at most N profile requests
-// (CPU, heap, threads, block/mutex) run at once; one more fails at once with kUnavailable (503),
-// a line naming the flag. Symbol lookups and cmdline are cheap and pass through.
+// --max-concurrent: request middleware, like authentication and the metrics routes, that lets at
+// most N profile requests (/profile, /heap, /threads, /block, ... : the paths whose answer is a
+// profile) run at once; one more is answered at once with 503 and a line naming the flag. The
+// index, /symbol, /cmdline, /metrics and /healthz are cheap and pass through.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 
-#include "agent/http/pprof_backend.h"
+#include "agent/http/http_types.h"
 
 namespace pprofd::http {
 
-class ConcurrencyLimit : public PprofBackend {
+class ConcurrencyLimit {
  public:
-  // `inner` is not owned and must outlive every request. Thread-safe: requests come from the HTTP
-  // threads, completions from the profiler's.
-  ConcurrencyLimit(PprofBackend* inner, int max_in_flight);
+  // Copies share one count, so the handler can be copied into the server. Thread-safe: requests
+  // come from the HTTP threads, responses from the profiler's.
+  ConcurrencyLimit(RequestHandler inner, int max_in_flight);
 
-  void CpuProfile(const CpuProfileRequest& request, ProfileCallback done) override;
-  void HeapProfile(const HeapProfileRequest& request, ProfileCallback done) override;
-  void ThreadProfile(const ThreadProfileRequest& request, ProfileCallback done) override;
-  void OffCpuProfile(const OffCpuProfileRequest& request, ProfileCallback done) override;
-  void LookupSymbols(const std::vector<uint64_t>& addresses, SymbolCallback done) override;
-  StatusOr<std::string> Cmdline() override;
-  int default_hz() const override { return inner_->default_hz(); }
-  int max_hz() const override { return inner_->max_hz(); }
-  int max_seconds() const override { return inner_->max_seconds(); }
+  void operator()(const Request& request, Respond respond) const;
 
   int max_in_flight() const { return max_in_flight_; }
-  // Profile requests admitted and not yet done.
+  // Profile requests admitted and not yet answered.
   int in_flight() const { return counters_->in_flight.load(); }
   // Profile requests refused so far.
   uint64_t rejected() const { return counters_->rejected.load(); }
@@ -39,14 +32,10 @@ class ConcurrencyLimit : public PprofBackend {
   };
 
  private:
-  // `done` wrapped to free its slot when called (or dropped uncalled); an empty callback when the
-  // request was refused (then `done` has been answered already).
-  ProfileCallback Admit(ProfileCallback& done);
-
-  PprofBackend* const inner_;
-  const int max_in_flight_;
-  // Shared with the callbacks in flight, which may outlive this object.
-  const std::shared_ptr<Counters> counters_;
+  RequestHandler inner_;
+  int max_in_flight_;
+  // Shared with the responses in flight, which may outlive every copy of the handler.
+  std::shared_ptr<Counters> counters_;
 };
 
 }  // namespace pprofd::http

@@ -14,31 +14,29 @@
 
 namespace pprofd::http {
 
-struct CpuProfileRequest {
-  int seconds = 30;
-  int hz = 99;
+// Every profile pprofd serves, one per /debug/pprof/ path (and its aliases).
+enum class ProfileType {
+  kCpu,        // /profile: CPU samples over the next `seconds`
+  kHeap,       // /heap: in-use by default
+  kAllocs,     // /allocs: the same data as heap, alloc_space by default
+  kThreads,    // /threads (and /goroutine): a snapshot of every thread's stack
+  kGoroutine,  // /goroutine: the same snapshot, named as Go names it
+  kBlock,      // /block: where threads were off CPU, and for how long
+  kMutex,      // /mutex: futex waits
 };
 
-// /debug/pprof/heap and /allocs: the same data, a different default sample type.
-enum class HeapProfileKind { kHeap, kAllocs };
-struct HeapProfileRequest {
-  HeapProfileKind kind = HeapProfileKind::kHeap;
-  int seconds = 0;  // 0: everything since tracking began; N: a delta over the next N seconds
-  int debug = 0;    // 0: gzipped pprof; 1: Go's legacy text form
+// One request for a profile, already validated against the backend's limits by the routes.
+struct ProfileRequest {
+  ProfileType type = ProfileType::kCpu;
+  // The window: 0 for "now" (a thread snapshot) or "since tracking began" (heap); N for the next
+  // N seconds.
+  int seconds = 0;
+  int hz = 0;     // CPU: the sampling rate asked for
+  int debug = 0;  // 0: gzipped pprof; 1 and 2: Go's text forms, where the type has them
 };
 
-// /debug/pprof/threads (and /goroutine, for Go habits): a snapshot of every thread's stack.
-struct ThreadProfileRequest {
-  int debug = 0;  // 0: gzipped pprof; 1: identical stacks grouped (text); 2: per-thread dump (text)
-};
-
-// /debug/pprof/block and /mutex: where threads waited during the next `seconds` seconds.
-enum class OffCpuProfileKind { kBlock, kMutex };
-struct OffCpuProfileRequest {
-  OffCpuProfileKind kind = OffCpuProfileKind::kBlock;
-  int seconds = 30;
-  int debug = 0;  // 0: gzipped pprof; 1: Go's legacy contention text
-};
+// The path name of a type ("profile", "heap", ...), for messages and file names.
+const char* ProfileTypeName(ProfileType type);
 
 // Errors are classified so the HTTP layer can pick a status code.
 // Message prefixes are not parsed; use these.
@@ -88,14 +86,9 @@ using SymbolCallback = std::function<void(std::vector<std::string> names)>;
 class PprofBackend {
  public:
   virtual ~PprofBackend() = default;
-  // Starts a CPU profile of `request.seconds`; `done` is called once, when it is ready or failed.
-  virtual void CpuProfile(const CpuProfileRequest& request, ProfileCallback done) = 0;
-  // A heap profile (pprof, or text when request.debug > 0); `done` is called once.
-  virtual void HeapProfile(const HeapProfileRequest& request, ProfileCallback done) = 0;
-  // A thread snapshot (pprof, or text when request.debug > 0); `done` is called once.
-  virtual void ThreadProfile(const ThreadProfileRequest& request, ProfileCallback done) = 0;
-  // An off-CPU profile of the next request.seconds; `done` is called once.
-  virtual void OffCpuProfile(const OffCpuProfileRequest& request, ProfileCallback done) = 0;
+  // Starts the profile `request` asks for; `done` is called once, when it is ready or failed
+  // (pprof, or text when request.debug > 0).
+  virtual void Profile(const ProfileRequest& request, ProfileCallback done) = 0;
   virtual void LookupSymbols(const std::vector<uint64_t>& addresses, SymbolCallback done) = 0;
   // argv of the target, NUL-joined as Go's /debug/pprof/cmdline (Go joins with NUL).
   virtual StatusOr<std::string> Cmdline() = 0;

@@ -1,6 +1,7 @@
 #include "agent/http/pprof_routes.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,39 +23,71 @@ constexpr std::string_view kPrefix = "/debug/pprof/";
 // Go's default for /profile; clamped to the backend's maximum.
 constexpr int kDefaultSeconds = 30;
 
+// How an endpoint reads ?seconds.
+enum class Seconds {
+  kIgnored,   // a snapshot: no window
+  kWindow,    // always a window: default 30 s (Go's default for /profile), clamped to the maximum
+  kOptional,  // none: the profile as it stands (since tracking began); N: the next N seconds
+};
+
+// How a profile endpoint reads its query; a row per path, so a new kind of profile is a new row.
+struct ProfileParams {
+  ProfileType type;
+  Seconds seconds;
+  int max_debug;  // 0: no text form
+  bool hz;        // reads ?hz (the CPU sampling rate)
+};
+
 struct Endpoint {
   std::string_view name;
   std::string_view link;  // relative to /debug/pprof/
   std::string_view description;
+  std::optional<ProfileParams> profile;  // nullopt: cmdline, symbol
 };
 
-// What the index lists and what a 404 names. Grows as the backend grows (heap, threads).
-constexpr Endpoint kEndpoints[] = {
+// What the index lists, what a 404 names, and how each profile path reads its query.
+const Endpoint kEndpoints[] = {
     {"profile", "profile?seconds=30",
      "CPU profile of the target. Add ?seconds=N (default 30) and ?hz=M for the sampling rate. "
-     "Fetch it with go tool pprof, then use the top command or the web view."},
+     "Fetch it with go tool pprof, then use the top command or the web view.",
+     ProfileParams{ProfileType::kCpu, Seconds::kWindow, 0, true}},
     {"heap", "heap?debug=1",
      "Estimate of the target's live heap, by allocation site, from sampled malloc calls "
      "(pprofd --heap tracks from start-up; ?seconds=N gives the allocations of the next N "
-     "seconds). Use -sample_index=alloc_space for everything allocated."},
+     "seconds). Use -sample_index=alloc_space for everything allocated.",
+     ProfileParams{ProfileType::kHeap, Seconds::kOptional, 2, false}},
     {"allocs", "allocs?debug=1",
-     "The same data as heap, showing all allocations (alloc_space) by default."},
+     "The same data as heap, showing all allocations (alloc_space) by default.",
+     ProfileParams{ProfileType::kAllocs, Seconds::kOptional, 2, false}},
     {"threads", "threads?debug=2",
      "Stack traces of all the target's threads, taken without stopping it: where each one runs "
      "or waits (kernel frames on top). ?debug=1 groups identical stacks; ?debug=2 is a "
-     "per-thread dump to read in a terminal."},
-    {"goroutine", "goroutine?debug=1", "The same as threads, for Go habits."},
+     "per-thread dump to read in a terminal.",
+     ProfileParams{ProfileType::kThreads, Seconds::kIgnored, 2, false}},
+    {"goroutine", "goroutine?debug=1", "The same as threads, for Go habits.",
+     ProfileParams{ProfileType::kGoroutine, Seconds::kIgnored, 2, false}},
     {"block", "block?seconds=30",
      "Where the target's threads were blocked (off CPU: sleeps, I/O, locks) during the next "
-     "?seconds=N (default 30), with the time they waited."},
+     "?seconds=N (default 30), with the time they waited.",
+     ProfileParams{ProfileType::kBlock, Seconds::kWindow, 1, false}},
     {"mutex", "mutex?seconds=30",
      "Time the target's threads waited on futexes (contended mutexes, condition variables) "
-     "during the next ?seconds=N (default 30), by the waiting stack."},
-    {"cmdline", "cmdline", "The target's command line, arguments separated by NUL bytes."},
+     "during the next ?seconds=N (default 30), by the waiting stack.",
+     ProfileParams{ProfileType::kMutex, Seconds::kWindow, 1, false}},
+    {"cmdline", "cmdline", "The target's command line, arguments separated by NUL bytes.",
+     std::nullopt},
     {"symbol", "symbol",
      "Looks up program counters posted as 0xADDR+0xADDR; pprof calls it for mappings it cannot "
-     "symbolize itself."},
+     "symbolize itself.",
+     std::nullopt},
 };
+
+const Endpoint* FindEndpoint(std::string_view name) {
+  for (const Endpoint& endpoint : kEndpoints) {
+    if (endpoint.name == name) return &endpoint;
+  }
+  return nullptr;
+}
 
 // Whether `endpoint` is served under these options.
 bool Served(const Endpoint& endpoint, const PprofRoutesOptions& options) {
@@ -158,89 +191,43 @@ Response ProfileBody(std::string body, bool text, std::string_view filename) {
   return response;
 }
 
-void CpuProfile(PprofBackend& backend, const QueryParams& query, Respond respond) {
+// Reads the query as `params` says, and forwards one request to the backend.
+void Profile(PprofBackend& backend, const Endpoint& endpoint, const QueryParams& query,
+             Respond respond) {
+  const ProfileParams& params = *endpoint.profile;
+  ProfileRequest profile_request;
+  profile_request.type = params.type;
   const int max_seconds = backend.max_seconds();
-  StatusOr<int> seconds =
-      IntParam(query, "seconds", std::min(kDefaultSeconds, max_seconds), 1, max_seconds);
-  if (!seconds.ok()) return respond(PprofError(status::bad_request, seconds.status().message()));
-  StatusOr<int> hz = IntParam(query, "hz", backend.default_hz(), 1, backend.max_hz());
-  if (!hz.ok()) return respond(PprofError(status::bad_request, hz.status().message()));
-
-  CpuProfileRequest profile_request;
-  profile_request.seconds = *seconds;
-  profile_request.hz = *hz;
-  backend.CpuProfile(profile_request, [respond = std::move(respond)](StatusOr<std::string> profile,
-                                                                     BackendErrorKind kind) {
-    if (!profile.ok()) {
-      return respond(PprofError(StatusFor(kind), profile.status().message()));
-    }
-    Response response(status::ok, 11);
-    response.set(field::content_type, "application/octet-stream");
-    response.set(field::content_disposition, "attachment; filename=\"profile\"");
-    response.set("X-Content-Type-Options", "nosniff");
-    response.body() = std::move(*profile);
-    respond(std::move(response));
-  });
-}
-
-void HeapProfile(PprofBackend& backend, HeapProfileKind kind, const QueryParams& query,
-                 Respond respond) {
-  // As Go: no seconds means the profile as it stands; seconds=N a delta over the next N seconds.
-  StatusOr<int> seconds = IntParam(query, "seconds", 0, 1, backend.max_seconds());
-  if (!seconds.ok()) return respond(PprofError(status::bad_request, seconds.status().message()));
-  StatusOr<int> debug = IntParam(query, "debug", 0, 0, 2);
-  if (!debug.ok()) return respond(PprofError(status::bad_request, debug.status().message()));
-  if (*seconds > 0 && *debug > 0) {
+  if (params.seconds != Seconds::kIgnored) {
+    const int fallback =
+        params.seconds == Seconds::kWindow ? std::min(kDefaultSeconds, max_seconds) : 0;
+    StatusOr<int> seconds = IntParam(query, "seconds", fallback, 1, max_seconds);
+    if (!seconds.ok()) return respond(PprofError(status::bad_request, seconds.status().message()));
+    profile_request.seconds = *seconds;
+  }
+  if (params.hz) {
+    StatusOr<int> hz = IntParam(query, "hz", backend.default_hz(), 1, backend.max_hz());
+    if (!hz.ok()) return respond(PprofError(status::bad_request, hz.status().message()));
+    profile_request.hz = *hz;
+  }
+  if (params.max_debug > 0) {
+    StatusOr<int> debug = IntParam(query, "debug", 0, 0, params.max_debug);
+    if (!debug.ok()) return respond(PprofError(status::bad_request, debug.status().message()));
+    profile_request.debug = *debug;
+  }
+  if (params.seconds == Seconds::kOptional && profile_request.seconds > 0 &&
+      profile_request.debug > 0) {
     return respond(PprofError(status::bad_request,
                               "a delta profile (seconds) has no text form: drop debug, or drop "
                               "seconds for the text form of the whole profile"));
   }
-  HeapProfileRequest heap_request;
-  heap_request.kind = kind;
-  heap_request.seconds = *seconds;
-  heap_request.debug = *debug;
-  const bool text = *debug > 0;
-  const char* filename = kind == HeapProfileKind::kAllocs ? "allocs" : "heap";
-  backend.HeapProfile(heap_request, [respond = std::move(respond), text, filename](
-                                        StatusOr<std::string> profile, BackendErrorKind kind) {
-    if (!profile.ok()) return respond(PprofError(StatusFor(kind), profile.status().message()));
-    respond(ProfileBody(std::move(*profile), text, filename));
-  });
-}
-
-void ThreadProfile(PprofBackend& backend, std::string_view name, const QueryParams& query,
-                   Respond respond) {
-  StatusOr<int> debug = IntParam(query, "debug", 0, 0, 2);
-  if (!debug.ok()) return respond(PprofError(status::bad_request, debug.status().message()));
-  ThreadProfileRequest thread_request;
-  thread_request.debug = *debug;
-  backend.ThreadProfile(thread_request, [respond = std::move(respond), text = *debug > 0,
-                                         filename = std::string(name)](
-                                            StatusOr<std::string> profile, BackendErrorKind kind) {
-    if (!profile.ok()) return respond(PprofError(StatusFor(kind), profile.status().message()));
-    respond(ProfileBody(std::move(*profile), text, filename));
-  });
-}
-
-void OffCpuProfile(PprofBackend& backend, OffCpuProfileKind kind, const QueryParams& query,
-                   Respond respond) {
-  // Always a window, as /profile: nothing is tracked between requests.
-  const int max_seconds = backend.max_seconds();
-  StatusOr<int> seconds =
-      IntParam(query, "seconds", std::min(kDefaultSeconds, max_seconds), 1, max_seconds);
-  if (!seconds.ok()) return respond(PprofError(status::bad_request, seconds.status().message()));
-  StatusOr<int> debug = IntParam(query, "debug", 0, 0, 1);
-  if (!debug.ok()) return respond(PprofError(status::bad_request, debug.status().message()));
-  OffCpuProfileRequest offcpu_request;
-  offcpu_request.kind = kind;
-  offcpu_request.seconds = *seconds;
-  offcpu_request.debug = *debug;
-  const char* filename = kind == OffCpuProfileKind::kMutex ? "mutex" : "block";
-  backend.OffCpuProfile(offcpu_request, [respond = std::move(respond), text = *debug > 0, filename](
-                                            StatusOr<std::string> profile, BackendErrorKind kind) {
-    if (!profile.ok()) return respond(PprofError(StatusFor(kind), profile.status().message()));
-    respond(ProfileBody(std::move(*profile), text, filename));
-  });
+  backend.Profile(profile_request,
+                  [respond = std::move(respond), text = profile_request.debug > 0,
+                   filename = endpoint.name](StatusOr<std::string> profile, BackendErrorKind kind) {
+                    if (!profile.ok())
+                      return respond(PprofError(StatusFor(kind), profile.status().message()));
+                    respond(ProfileBody(std::move(*profile), text, filename));
+                  });
 }
 
 void Symbol(PprofBackend& backend, const Request& request, const RequestTarget& target,
@@ -282,11 +269,18 @@ void Cmdline(PprofBackend& backend, Respond respond) {
 
 }  // namespace
 
-bool IsPprofEndpoint(std::string_view name) {
+const char* ProfileTypeName(ProfileType type) {
   for (const Endpoint& endpoint : kEndpoints) {
-    if (endpoint.name == name) return true;
+    if (endpoint.profile && endpoint.profile->type == type) return endpoint.name.data();
   }
-  return false;
+  return "profile";
+}
+
+bool IsPprofEndpoint(std::string_view name) { return FindEndpoint(name) != nullptr; }
+
+bool IsProfileEndpoint(std::string_view name) {
+  const Endpoint* endpoint = FindEndpoint(name);
+  return endpoint != nullptr && endpoint->profile.has_value();
 }
 
 void PprofRoutes::operator()(const Request& request, Respond respond) const {
@@ -313,25 +307,9 @@ void PprofRoutes::operator()(const Request& request, Respond respond) const {
     if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
     return respond(Index(request, options_));
   }
-  if (name == "profile") {
+  if (const Endpoint* endpoint = FindEndpoint(name); endpoint && endpoint->profile) {
     if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
-    return CpuProfile(*backend_, target->query, std::move(respond));
-  }
-  if (name == "heap" || name == "allocs") {
-    if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
-    return HeapProfile(*backend_,
-                       name == "allocs" ? HeapProfileKind::kAllocs : HeapProfileKind::kHeap,
-                       target->query, std::move(respond));
-  }
-  if (name == "threads" || name == "goroutine") {
-    if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
-    return ThreadProfile(*backend_, name, target->query, std::move(respond));
-  }
-  if (name == "block" || name == "mutex") {
-    if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
-    return OffCpuProfile(*backend_,
-                         name == "mutex" ? OffCpuProfileKind::kMutex : OffCpuProfileKind::kBlock,
-                         target->query, std::move(respond));
+    return Profile(*backend_, *endpoint, target->query, std::move(respond));
   }
   if (name == "cmdline") {
     if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));

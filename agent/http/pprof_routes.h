@@ -3,7 +3,6 @@
 //   HttpServer::Create(io_context, listen, PprofRoutes(&backend))
 #pragma once
 
-#include <memory>
 #include <string_view>
 
 #include "agent/http/http_types.h"
@@ -20,22 +19,20 @@ struct PprofRoutesOptions {
 // Whether `name` (the path after /debug/pprof/) is one of the endpoints PprofRoutes serves, for
 // labels of bounded cardinality in /metrics.
 bool IsPprofEndpoint(std::string_view name);
+// Whether `name` is one whose answer is a profile (not the index, cmdline or symbol): what
+// --max-concurrent counts.
+bool IsProfileEndpoint(std::string_view name);
 
 class PprofRoutes {
  public:
   // `backend` is not owned; it must outlive every request, including responses still pending.
   explicit PprofRoutes(PprofBackend* backend, PprofRoutesOptions options = {})
       : backend_(backend), options_(options) {}
-  // Keeps `backend` alive as long as the routes (and every copy of them) live, e.g. a
-  // ConcurrencyLimit in front of the profiler.
-  explicit PprofRoutes(std::shared_ptr<PprofBackend> backend, PprofRoutesOptions options = {})
-      : owned_backend_(std::move(backend)), backend_(owned_backend_.get()), options_(options) {}
 
   // Runs on the session's strand; never blocks (slow work goes to the backend).
   void operator()(const Request& request, Respond respond) const;
 
  private:
-  std::shared_ptr<PprofBackend> owned_backend_;
   PprofBackend* backend_;
   PprofRoutesOptions options_;
 };

@@ -68,22 +68,6 @@ void AppendDumpFrame(std::string* out, const Frame& frame, FrameSymbolizer& symb
 
 }  // namespace
 
-std::string HumanDuration(uint64_t ns) {
-  char text[48];
-  const uint64_t seconds = ns / 1000000000;
-  if (ns < 1000000000) {
-    std::snprintf(text, sizeof(text), "%.1f ms", static_cast<double>(ns) / 1e6);
-  } else if (seconds < 120) {
-    std::snprintf(text, sizeof(text), "%.2f s", static_cast<double>(ns) / 1e9);
-  } else if (seconds < 7200) {
-    std::snprintf(text, sizeof(text), "%" PRIu64 " min %" PRIu64 " s", seconds / 60, seconds % 60);
-  } else {
-    std::snprintf(text, sizeof(text), "%" PRIu64 " h %" PRIu64 " min", seconds / 3600,
-                  seconds / 60 % 60);
-  }
-  return text;
-}
-
 std::string ThreadStateName(char state) {
   switch (state) {
     case 'R':

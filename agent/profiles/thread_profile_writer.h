@@ -12,6 +12,7 @@
 
 #include "agent/profiles/frame_symbolizer.h"
 #include "agent/profiles/frames.h"
+#include "agent/profiles/time_format.h"
 #include "proto/profile_builder.h"
 
 namespace pprofd::profiles {
@@ -34,9 +35,6 @@ struct ThreadProfileMeta {
   int64_t time_wall_ns = 0;
   std::vector<std::string> comments;  // method, how many threads, lost records, ...
 };
-
-// "850.0 ms", "12.34 s", "5 min 12 s", "3 h 7 min": a duration for people to read.
-std::string HumanDuration(uint64_t ns);
 
 // "sleeping", "running", "disk sleep", ...: the words ps and /proc/PID/status use; P is
 // "parked"; any other letter c gives "unknown (c)".

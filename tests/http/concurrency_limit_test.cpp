@@ -26,45 +26,57 @@ constexpr char kLimitMessage[] =
     "too many profile requests at once: 2 are in progress, the --max-concurrent limit; retry "
     "when one finishes, or raise --max-concurrent";
 
+// A request for `target`, as the server hands it to the handler.
+Request Get(std::string_view target) {
+  Request request(boost::beast::http::verb::get, std::string(target), 11);
+  request.set(boost::beast::http::field::host, "test");
+  return request;
+}
+
 TEST_CASE("One request beyond the limit fails at once, and its place frees on completion",
           "[concurrency_limit]") {
   FakeBackend backend;
   backend.profile_delay = 300ms;
-  ConcurrencyLimit limit(&backend, 2);
+  ConcurrencyLimit limit(PprofRoutes(&backend), 2);
   std::atomic<int> ok{0};
   std::vector<std::string> errors;
   std::mutex mutex;
-  auto done = [&](StatusOr<std::string> result, BackendErrorKind kind) {
-    if (result.ok()) {
+  auto respond = [&](Response response) {
+    if (response.result_int() == 200) {
       ++ok;
       return;
     }
-    CHECK(kind == BackendErrorKind::kUnavailable);
+    CHECK(response.result_int() == 503);
     std::lock_guard lock(mutex);
-    errors.push_back(result.status().message());
+    errors.push_back(response.body());
   };
   // Both held for profile_delay by the fake (its other kinds answer at once, which would race).
-  limit.CpuProfile({}, done);
-  limit.CpuProfile({}, done);
+  limit(Get("/debug/pprof/profile?seconds=1"), respond);
+  limit(Get("/debug/pprof/profile?seconds=1"), respond);
   CHECK(limit.in_flight() == 2);
   // Refused synchronously: kinds share one limit.
-  limit.HeapProfile({}, done);
-  limit.ThreadProfile({}, done);
+  limit(Get("/debug/pprof/heap"), respond);
+  limit(Get("/debug/pprof/threads"), respond);
   {
     std::lock_guard lock(mutex);
     REQUIRE(errors.size() == 2);
-    CHECK(errors[0] == kLimitMessage);
+    CHECK(errors[0] == std::string(kLimitMessage) + "\n");
   }
   CHECK(limit.rejected() == 2);
-  // Symbols and cmdline are not counted.
-  std::promise<std::vector<std::string>> names;
-  limit.LookupSymbols({1}, [&](std::vector<std::string> n) { names.set_value(std::move(n)); });
-  CHECK(names.get_future().get().size() == 1);
-  CHECK(limit.Cmdline().ok());
+  // Symbols, cmdline and the index are not counted.
+  std::promise<int> symbol_status;
+  limit(Get("/debug/pprof/symbol?0x1"),
+        [&](Response response) { symbol_status.set_value(response.result_int()); });
+  CHECK(symbol_status.get_future().get() == 200);
+  int cmdline_status = 0;
+  limit(Get("/debug/pprof/cmdline"),
+        [&](Response response) { cmdline_status = response.result_int(); });
+  CHECK(cmdline_status == 200);
+  CHECK(limit.rejected() == 2);
 
   REQUIRE(TestServer::WaitFor([&] { return ok.load() == 2; }, 5s));
   CHECK(limit.in_flight() == 0);
-  limit.CpuProfile({}, done);
+  limit(Get("/debug/pprof/profile?seconds=1"), respond);
   CHECK(limit.in_flight() == 1);
   backend.JoinAll();
   CHECK(ok.load() == 3);
@@ -74,22 +86,22 @@ TEST_CASE("One request beyond the limit fails at once, and its place frees on co
 // A backend that drops its callbacks uncalled (as one shutting down might).
 class DroppingBackend : public FakeBackend {
  public:
-  void CpuProfile(const CpuProfileRequest&, ProfileCallback) override {}
+  void Profile(const ProfileRequest&, ProfileCallback) override {}
 };
 
-TEST_CASE("A callback dropped uncalled frees its place", "[concurrency_limit]") {
+TEST_CASE("A response dropped unsent frees its place", "[concurrency_limit]") {
   DroppingBackend backend;
-  ConcurrencyLimit limit(&backend, 1);
+  ConcurrencyLimit limit(PprofRoutes(&backend), 1);
   bool called = false;
-  limit.CpuProfile({}, [&](StatusOr<std::string>) { called = true; });
+  limit(Get("/debug/pprof/profile?seconds=1"), [&](Response) { called = true; });
   CHECK_FALSE(called);
   CHECK(limit.in_flight() == 0);
 }
 
 struct LimitedRoutesFixture {
-  // The server keeps the limiter, the limiter the backend's address; member order makes the
-  // backend die first, after its threads are joined while the io_context still runs.
-  TestServer server{PprofRoutes(std::make_shared<ConcurrencyLimit>(&backend, 2))};
+  // The server keeps the limiter, the routes inside it the backend's address; member order makes
+  // the backend die first, after its threads are joined while the io_context still runs.
+  TestServer server{ConcurrencyLimit(PprofRoutes(&backend), 2)};
   FakeBackend backend;
   ~LimitedRoutesFixture() { backend.JoinAll(); }
 };

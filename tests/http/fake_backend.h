@@ -2,8 +2,10 @@
 // its worker: the one place a fake is right (the real backend needs BPF; e2e tests cover it).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -19,67 +21,24 @@ class FakeBackend : public PprofBackend {
  public:
   ~FakeBackend() override { JoinAll(); }
 
-  void CpuProfile(const CpuProfileRequest& request, ProfileCallback done) override {
+  // Answers "<type> <parameters>"; CPU profiles after profile_delay (the other types at once),
+  // holding a place in max_in_flight() meanwhile.
+  void Profile(const ProfileRequest& request, ProfileCallback done) override {
     {
       std::lock_guard lock(mutex_);
       requests_.push_back(request);
     }
     Spawn([this, request, done = std::move(done)] {
-      const int now = in_flight_.fetch_add(1) + 1;
-      int seen = max_in_flight_.load();
-      while (now > seen && !max_in_flight_.compare_exchange_weak(seen, now)) {
+      if (request.type == ProfileType::kCpu) {
+        const int now = in_flight_.fetch_add(1) + 1;
+        int seen = max_in_flight_.load();
+        while (now > seen && !max_in_flight_.compare_exchange_weak(seen, now)) {
+        }
+        std::this_thread::sleep_for(profile_delay);
+        in_flight_.fetch_sub(1);
       }
-      std::this_thread::sleep_for(profile_delay);
-      in_flight_.fetch_sub(1);
-      if (profile_error) {
-        done(Status::Error(*profile_error), profile_error_kind);
-      } else {
-        done(StrCat("profile seconds=", request.seconds, " hz=", request.hz));
-      }
-    });
-  }
-
-  void HeapProfile(const HeapProfileRequest& request, ProfileCallback done) override {
-    {
-      std::lock_guard lock(mutex_);
-      heap_requests_.push_back(request);
-    }
-    Spawn([this, request, done = std::move(done)] {
-      if (profile_error) {
-        done(Status::Error(*profile_error), profile_error_kind);
-      } else {
-        done(StrCat(request.kind == HeapProfileKind::kAllocs ? "allocs" : "heap",
-                    " seconds=", request.seconds, " debug=", request.debug));
-      }
-    });
-  }
-
-  void ThreadProfile(const ThreadProfileRequest& request, ProfileCallback done) override {
-    {
-      std::lock_guard lock(mutex_);
-      thread_requests_.push_back(request);
-    }
-    Spawn([this, request, done = std::move(done)] {
-      if (profile_error) {
-        done(Status::Error(*profile_error), profile_error_kind);
-      } else {
-        done(StrCat("threads debug=", request.debug));
-      }
-    });
-  }
-
-  void OffCpuProfile(const OffCpuProfileRequest& request, ProfileCallback done) override {
-    {
-      std::lock_guard lock(mutex_);
-      offcpu_requests_.push_back(request);
-    }
-    Spawn([this, request, done = std::move(done)] {
-      if (profile_error) {
-        done(Status::Error(*profile_error), profile_error_kind);
-      } else {
-        done(StrCat(request.kind == OffCpuProfileKind::kMutex ? "mutex" : "block",
-                    " seconds=", request.seconds, " debug=", request.debug));
-      }
+      if (profile_error) return done(Status::Error(*profile_error), profile_error_kind);
+      done(Describe(request));
     });
   }
 
@@ -103,21 +62,16 @@ class FakeBackend : public PprofBackend {
   int max_hz() const override { return 1000; }
   int max_seconds() const override { return 300; }
 
-  std::vector<CpuProfileRequest> requests() {
-    std::lock_guard lock(mutex_);
-    return requests_;
+  // The requests of each kind, in arrival order.
+  std::vector<ProfileRequest> requests() { return Requests({ProfileType::kCpu}); }
+  std::vector<ProfileRequest> heap_requests() {
+    return Requests({ProfileType::kHeap, ProfileType::kAllocs});
   }
-  std::vector<HeapProfileRequest> heap_requests() {
-    std::lock_guard lock(mutex_);
-    return heap_requests_;
+  std::vector<ProfileRequest> thread_requests() {
+    return Requests({ProfileType::kThreads, ProfileType::kGoroutine});
   }
-  std::vector<ThreadProfileRequest> thread_requests() {
-    std::lock_guard lock(mutex_);
-    return thread_requests_;
-  }
-  std::vector<OffCpuProfileRequest> offcpu_requests() {
-    std::lock_guard lock(mutex_);
-    return offcpu_requests_;
+  std::vector<ProfileRequest> offcpu_requests() {
+    return Requests({ProfileType::kBlock, ProfileType::kMutex});
   }
   int max_in_flight() const { return max_in_flight_.load(); }
 
@@ -145,11 +99,32 @@ class FakeBackend : public PprofBackend {
     threads_.emplace_back(std::move(work));
   }
 
+  static std::string Describe(const ProfileRequest& request) {
+    switch (request.type) {
+      case ProfileType::kCpu:
+        return StrCat("profile seconds=", request.seconds, " hz=", request.hz);
+      case ProfileType::kThreads:
+      case ProfileType::kGoroutine:
+        return StrCat("threads debug=", request.debug);
+      default:
+        return StrCat(ProfileTypeName(request.type), " seconds=", request.seconds,
+                      " debug=", request.debug);
+    }
+  }
+
+  std::vector<ProfileRequest> Requests(std::initializer_list<ProfileType> types) {
+    std::lock_guard lock(mutex_);
+    std::vector<ProfileRequest> out;
+    for (const ProfileRequest& request : requests_) {
+      if (std::find(types.begin(), types.end(), request.type) != types.end()) {
+        out.push_back(request);
+      }
+    }
+    return out;
+  }
+
   std::mutex mutex_;
-  std::vector<CpuProfileRequest> requests_;
-  std::vector<HeapProfileRequest> heap_requests_;
-  std::vector<ThreadProfileRequest> thread_requests_;
-  std::vector<OffCpuProfileRequest> offcpu_requests_;
+  std::vector<ProfileRequest> requests_;
   std::vector<std::thread> threads_;
   std::atomic<int> in_flight_{0};
   std::atomic<int> max_in_flight_{0};

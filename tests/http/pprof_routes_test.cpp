@@ -87,7 +87,7 @@ TEST_CASE_METHOD(RoutesFixture, "Profile returns the backend's bytes with Go's h
   ClientResponse encoded = Get("/debug/pprof/profile?%73econds=%32");
   CHECK(encoded.body() == "profile seconds=2 hz=99");
 
-  std::vector<CpuProfileRequest> requests = backend.requests();
+  std::vector<ProfileRequest> requests = backend.requests();
   REQUIRE(requests.size() == 4);
   CHECK(requests[0].seconds == 5);
   CHECK(requests[0].hz == 250);
@@ -263,10 +263,10 @@ TEST_CASE_METHOD(RoutesFixture, "Heap and allocs pass kind, seconds and debug", 
   CHECK(HeaderOf(text, "Content-Disposition").empty());
   CHECK(text.body() == "heap seconds=0 debug=1");
 
-  std::vector<HeapProfileRequest> requests = backend.heap_requests();
+  std::vector<ProfileRequest> requests = backend.heap_requests();
   REQUIRE(requests.size() == 3);
-  CHECK(requests[1].kind == HeapProfileKind::kAllocs);
-  CHECK(requests[2].kind == HeapProfileKind::kHeap);
+  CHECK(requests[1].type == ProfileType::kAllocs);
+  CHECK(requests[2].type == ProfileType::kHeap);
 }
 
 TEST_CASE_METHOD(RoutesFixture, "Bad heap parameters give 400 and reach no backend", "[routes]") {
@@ -311,7 +311,7 @@ TEST_CASE_METHOD(RoutesFixture, "Threads and goroutine serve the snapshot in thr
     CHECK(HeaderOf(text, "Content-Type") == "text/plain; charset=utf-8");
     CHECK(HeaderOf(text, "Content-Disposition").empty());
   }
-  std::vector<ThreadProfileRequest> requests = backend.thread_requests();
+  std::vector<ProfileRequest> requests = backend.thread_requests();
   REQUIRE(requests.size() == 4);
   CHECK(requests[2].debug == 1);
   CHECK(requests[3].debug == 2);

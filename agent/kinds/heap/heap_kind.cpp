@@ -1,24 +1,15 @@
-#include "agent/heap_profiler.h"
+#include "agent/kinds/heap/heap_kind.h"
 
 #include <time.h>
 
-#include <chrono>
-
+#include "agent/metrics/agent_metrics.h"
 #include "agent/profiles/heap_profile_writer.h"
+#include "agent/profiles/time_format.h"
 #include "base/clock.h"
 #include "base/log.h"
 
-namespace pprofd {
+namespace pprofd::kinds::heap {
 namespace {
-
-std::string Rfc3339(int64_t wall_ns) {
-  time_t seconds = static_cast<time_t>(wall_ns / 1000000000);
-  tm utc;
-  ::gmtime_r(&seconds, &utc);
-  char buffer[32];
-  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buffer;
-}
 
 using Stats = std::array<uint64_t, PPROFD_HEAP_STAT_COUNT>;
 
@@ -30,38 +21,32 @@ Stats Minus(const Stats& later, const Stats& earlier) {
 
 }  // namespace
 
-struct HeapProfiler::Window {
-  explicit Window(boost::asio::io_context& io) : timer(io) {}
-  http::HeapProfileRequest request;
-  std::vector<profiles::HeapRecord> begin;
-  Stats stats_at_begin{};
-  int64_t begin_wall_ns = 0;
-  int64_t begin_mono_ns = 0;
-  http::ProfileCallback done;
-  boost::asio::steady_timer timer;
-};
+HeapKind::HeapKind(HeapSetup setup, host::TargetContext* context)
+    : setup_(std::move(setup)),
+      context_(context),
+      windows_(context->io(), {[this](Windows::Window& window, const host::WindowEnd& end) {
+                                 return Finish(window, end);
+                               },
+                               [this] { DetachIfIdle(); }}) {}
 
-HeapProfiler::HeapProfiler(HeapSetup setup, ProfilerContext context)
-    : setup_(std::move(setup)), context_(std::move(context)) {}
-
-HeapProfiler::~HeapProfiler() {
+HeapKind::~HeapKind() {
   if (setup_.sampler) setup_.sampler->Detach();
 }
 
-Status HeapProfiler::StartTracking() {
+Status HeapKind::StartTracking() {
   if (!setup_.sampler) return Status::Error(setup_.unavailable_reason);
   return EnsureAttached();
 }
 
-Status HeapProfiler::EnsureAttached() {
+Status HeapKind::EnsureAttached() {
   if (setup_.sampler->attached()) return Status::Ok();
   if (Status status = setup_.sampler->Attach(); !status.ok()) return status;
   tracking_since_wall_ns_ = NowNs(CLOCK_REALTIME);
-  context_.schedule_drain();
+  context_->RequestDrain();
   return Status::Ok();
 }
 
-void HeapProfiler::DetachIfIdle() {
+void HeapKind::DetachIfIdle() {
   if (setup_.track_from_start && !stopped_) return;
   if (!windows_.empty() || !setup_.sampler || !setup_.sampler->attached()) return;
   setup_.sampler->Detach();
@@ -72,14 +57,14 @@ void HeapProfiler::DetachIfIdle() {
   store_.Clear();
 }
 
-void HeapProfiler::Drain() {
+void HeapKind::Drain() {
   if (!setup_.sampler) return;
   setup_.sampler->Drain(
       [this](const sampling::RawHeapAlloc& raw) {
         const pprofd_heap_alloc_event& event = *raw.event;
         symbolizer::UserRegisters regs{event.ip, event.sp, event.bp};
         symbolizer::StackCopy stack{event.sp, raw.user_stack};
-        profiles::Stack frames = context_.normalizer->Normalize(
+        profiles::Stack frames = context_->normalizer().Normalize(
             regs, stack, {}, profiles::StackNormalizer::LeafKind::kReturnAddress);
         uint32_t stack_id = store_.stacks().InternStack(frames);
         store_.RecordAlloc(event.header.alloc_id, stack_id, event.header.size,
@@ -88,12 +73,14 @@ void HeapProfiler::Drain() {
       [this](const sampling::RawHeapFree& raw) { store_.RecordFree(raw.event->header.alloc_id); });
 }
 
-void HeapProfiler::Profile(const http::HeapProfileRequest& request, http::ProfileCallback done) {
+Status HeapKind::Available() const {
+  if (!setup_.sampler) return Status::Error(setup_.unavailable_reason);
+  return Status::Ok();
+}
+
+void HeapKind::Profile(const http::ProfileRequest& request, http::ProfileCallback done) {
   if (stopped_) {
     return done(Status::Error(stopped_reason_), http::BackendErrorKind::kUnavailable);
-  }
-  if (!setup_.sampler) {
-    return done(Status::Error(setup_.unavailable_reason), http::BackendErrorKind::kNotImplemented);
   }
   if (request.seconds == 0) {
     if (!setup_.track_from_start) {
@@ -114,49 +101,30 @@ void HeapProfiler::Profile(const http::HeapProfileRequest& request, http::Profil
     return done(status, http::BackendErrorKind::kUnavailable);
   }
   Drain();
-  auto window = std::make_shared<Window>(*context_.io);
-  window->request = request;
-  window->begin = store_.Snapshot();
-  window->stats_at_begin = setup_.sampler->Stats();
-  window->begin_wall_ns = NowNs(CLOCK_REALTIME);
-  window->begin_mono_ns = NowNs(CLOCK_MONOTONIC);
-  window->done = std::move(done);
-  windows_.insert(window);
-  window->timer.expires_after(std::chrono::seconds(request.seconds));
-  window->timer.async_wait([this, window](const boost::system::error_code& ec) {
-    if (ec || !windows_.count(window)) return;
-    FinishWindow(window, "");
-  });
+  WindowState state;
+  state.begin = store_.Snapshot();
+  state.stats_at_begin = setup_.sampler->Stats();
+  windows_.Open(request, std::move(done), std::move(state));
 }
 
-void HeapProfiler::FinishWindow(const std::shared_ptr<Window>& window,
-                                const std::string& early_reason) {
+StatusOr<std::string> HeapKind::Finish(Windows::Window& window, const host::WindowEnd& end) {
   Drain();
-  windows_.erase(window);
-  window->timer.cancel();
-  const int64_t duration_ns = NowNs(CLOCK_MONOTONIC) - window->begin_mono_ns;
   std::vector<std::string> comments =
-      Comments(Minus(setup_.sampler->Stats(), window->stats_at_begin), window->request.seconds);
-  if (!early_reason.empty()) {
-    comments.push_back(StrCat(early_reason, ": this profile covers ", duration_ns / 1000000,
-                              " ms of the ", window->request.seconds, " s asked for"));
+      Comments(Minus(setup_.sampler->Stats(), window.state.stats_at_begin), window.request.seconds);
+  if (std::string coverage = end.CoverageComment(window.request.seconds); !coverage.empty()) {
+    comments.push_back(std::move(coverage));
   }
   std::vector<profiles::HeapRecord> delta =
-      profiles::HeapStore::Delta(window->begin, store_.Snapshot());
-  StatusOr<std::string> profile =
-      Write(delta, window->request, window->begin_wall_ns, duration_ns, std::move(comments));
-  // Detached before answering: when the client has its profile, the target runs at full speed.
-  DetachIfIdle();
-  // Moved out: the cancelled timer's handler still holds the window.
-  http::ProfileCallback done = std::move(window->done);
-  done(std::move(profile));
+      profiles::HeapStore::Delta(window.state.begin, store_.Snapshot());
+  // Detached after this (DetachIfIdle, before the answer is sent): when the client has its
+  // profile, the target runs at full speed.
+  return Write(delta, window.request, window.begin_wall_ns, end.duration_ns, std::move(comments));
 }
 
-void HeapProfiler::FinishAll(const std::string& reason) {
+void HeapKind::FinishAll(const std::string& reason) {
   stopped_ = true;
   stopped_reason_ = reason;
-  auto windows = windows_;
-  for (const auto& window : windows) FinishWindow(window, reason);
+  windows_.FinishAll(reason);
   if (setup_.sampler) {
     setup_.sampler->Detach();
     Drain();
@@ -164,11 +132,22 @@ void HeapProfiler::FinishAll(const std::string& reason) {
   }
 }
 
-std::vector<std::string> HeapProfiler::Comments(const Stats& stats, int window_seconds) const {
+void HeapKind::ReportMetrics(metrics::Registry& registry, bool) {
+  if (!setup_.sampler) return;
+  const Stats stats = setup_.sampler->Stats();
+  if (const uint64_t lost = lost_alloc_.Next(stats[PPROFD_HEAP_STAT_LOST_ALLOC]); lost > 0) {
+    registry.Increment(metrics::kHeapRecordsLost, {{"record", "alloc"}}, static_cast<double>(lost));
+  }
+  if (const uint64_t lost = lost_free_.Next(stats[PPROFD_HEAP_STAT_LOST_FREE]); lost > 0) {
+    registry.Increment(metrics::kHeapRecordsLost, {{"record", "free"}}, static_cast<double>(lost));
+  }
+}
+
+std::vector<std::string> HeapKind::Comments(const Stats& stats, int window_seconds) const {
   std::vector<std::string> comments;
   const uint64_t rate = setup_.sampler->rate_bytes();
   comments.push_back(StrCat(
-      "pprofd heap profile of ", context_.target_description,
+      "pprofd heap profile of ", context_->description(),
       rate <= 1 ? std::string(": every allocation recorded (--heap-rate 1)")
                 : StrCat(": an estimate from sampled allocations, not a count: one allocation "
                          "sampled per ",
@@ -187,7 +166,7 @@ std::vector<std::string> HeapProfiler::Comments(const Stats& stats, int window_s
                                 ? "session uprobes (return probes run for sampled calls only)"
                                 : "uprobes and uretprobes"));
   if (window_seconds == 0) {
-    comments.push_back(StrCat("tracking since ", Rfc3339(tracking_since_wall_ns_),
+    comments.push_back(StrCat("tracking since ", profiles::Rfc3339(tracking_since_wall_ns_),
                               " (--heap): in-use counts allocations made since then"));
   } else {
     comments.push_back(
@@ -217,22 +196,21 @@ std::vector<std::string> HeapProfiler::Comments(const Stats& stats, int window_s
   return comments;
 }
 
-StatusOr<std::string> HeapProfiler::Write(const std::vector<profiles::HeapRecord>& records,
-                                          const http::HeapProfileRequest& request,
-                                          int64_t time_wall_ns, int64_t duration_ns,
-                                          std::vector<std::string> comments) {
+StatusOr<std::string> HeapKind::Write(const std::vector<profiles::HeapRecord>& records,
+                                      const http::ProfileRequest& request, int64_t time_wall_ns,
+                                      int64_t duration_ns, std::vector<std::string> comments) {
   profiles::HeapProfileMeta meta;
   meta.rate_bytes = static_cast<int64_t>(setup_.sampler->rate_bytes());
-  meta.default_sample_type = request.kind == http::HeapProfileKind::kAllocs ? "alloc_space" : "";
+  meta.default_sample_type = request.type == http::ProfileType::kAllocs ? "alloc_space" : "";
   meta.time_wall_ns = time_wall_ns;
   meta.duration_ns = duration_ns;
   meta.comments = std::move(comments);
   if (request.debug > 0) {
-    return profiles::HeapProfileText(records, store_.stacks(), *context_.symbolizer, meta);
+    return profiles::HeapProfileText(records, store_.stacks(), context_->symbolizer(), meta);
   }
   proto::ProfileBuilder builder = profiles::BuildHeapProfile(
-      records, store_.stacks(), *context_.symbolizer, context_.main_module(), meta);
+      records, store_.stacks(), context_->symbolizer(), context_->MainModule(), meta);
   return builder.SerializeGzipped();
 }
 
-}  // namespace pprofd
+}  // namespace pprofd::kinds::heap
