@@ -19,7 +19,7 @@ class ProfileKind {
   virtual ~ProfileKind() = default;
 
   // The request types it answers (block and mutex are one kind).
-  virtual std::vector<http::ProfileType> types() const = 0;
+  virtual std::vector<std::string> types() const = 0;
   // Ok, or the one line saying why its profiles cannot be served for this target or on this
   // kernel; the host answers requests with it (501) and never calls Profile().
   virtual Status Available() const = 0;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <future>
 
+#include "agent/host/target_context.h"
 #include "agent/metrics/agent_metrics.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -94,9 +95,9 @@ void ProfilerHost::WatchTarget() {
       });
 }
 
-ProfileKind* ProfilerHost::KindFor(http::ProfileType type) const {
+ProfileKind* ProfilerHost::KindFor(const std::string& type) const {
   for (const auto& kind : kinds_) {
-    for (http::ProfileType served : kind->types()) {
+    for (const std::string& served : kind->types()) {
       if (served == type) return kind.get();
     }
   }
@@ -117,8 +118,7 @@ void ProfilerHost::Profile(const http::ProfileRequest& request, http::ProfileCal
     if (RefuseWhenGone(done)) return;
     ProfileKind* kind = KindFor(request.type);
     if (kind == nullptr) {
-      return done(Status::Error(StrCat(http::ProfileTypeName(request.type),
-                                       " profiles are not built into this pprofd")),
+      return done(Status::Error(StrCat(request.type, " profiles are not built into this pprofd")),
                   http::BackendErrorKind::kNotImplemented);
     }
     if (Status available = kind->Available(); !available.ok()) {
@@ -132,6 +132,10 @@ void ProfilerHost::Profile(const http::ProfileRequest& request, http::ProfileCal
     });
   });
 }
+
+StatusOr<std::string> ProfilerHost::Cmdline() { return context_->target().Cmdline(); }
+
+const target::TargetProcess& ProfilerHost::target() const { return context_->target(); }
 
 void ProfilerHost::LookupSymbols(const std::vector<uint64_t>& addresses,
                                  http::SymbolCallback done) {

@@ -14,10 +14,15 @@
 #include <vector>
 
 #include "agent/host/profile_kind.h"
-#include "agent/host/target_context.h"
 #include "agent/http/pprof_backend.h"
 
+namespace pprofd::target {
+class TargetProcess;
+}  // namespace pprofd::target
+
 namespace pprofd::host {
+
+class TargetContext;
 
 struct HostOptions {
   int default_hz = 99;
@@ -47,15 +52,15 @@ class ProfilerHost : public http::PprofBackend {
   // http::PprofBackend
   void Profile(const http::ProfileRequest& request, http::ProfileCallback done) override;
   void LookupSymbols(const std::vector<uint64_t>& addresses, http::SymbolCallback done) override;
-  StatusOr<std::string> Cmdline() override { return context_->target().Cmdline(); }
+  StatusOr<std::string> Cmdline() override;
   int default_hz() const override { return options_.default_hz; }
   int max_hz() const override { return options_.max_hz; }
   int max_seconds() const override { return options_.max_seconds; }
 
-  const target::TargetProcess& target() const { return context_->target(); }
+  const target::TargetProcess& target() const;
 
  private:
-  ProfileKind* KindFor(http::ProfileType type) const;
+  ProfileKind* KindFor(const std::string& type) const;
   // Answers `done` with 503 when the target has exited or pprofd is stopping; true then.
   bool RefuseWhenGone(const http::ProfileCallback& done);
   void FinishAll(const std::string& reason);

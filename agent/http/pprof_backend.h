@@ -14,29 +14,17 @@
 
 namespace pprofd::http {
 
-// Every profile pprofd serves, one per /debug/pprof/ path (and its aliases).
-enum class ProfileType {
-  kCpu,        // /profile: CPU samples over the next `seconds`
-  kHeap,       // /heap: in-use by default
-  kAllocs,     // /allocs: the same data as heap, alloc_space by default
-  kThreads,    // /threads (and /goroutine): a snapshot of every thread's stack
-  kGoroutine,  // /goroutine: the same snapshot, named as Go names it
-  kBlock,      // /block: where threads were off CPU, and for how long
-  kMutex,      // /mutex: futex waits
-};
-
 // One request for a profile, already validated against the backend's limits by the routes.
 struct ProfileRequest {
-  ProfileType type = ProfileType::kCpu;
+  // The path it was asked on, after /debug/pprof/: "profile", "heap", "allocs", "threads",
+  // "goroutine", "block", "mutex". The routes' table lists them; each kind says which it serves.
+  std::string type = "profile";
   // The window: 0 for "now" (a thread snapshot) or "since tracking began" (heap); N for the next
   // N seconds.
   int seconds = 0;
   int hz = 0;     // CPU: the sampling rate asked for
   int debug = 0;  // 0: gzipped pprof; 1 and 2: Go's text forms, where the type has them
 };
-
-// The path name of a type ("profile", "heap", ...), for messages and file names.
-const char* ProfileTypeName(ProfileType type);
 
 // Errors are classified so the HTTP layer can pick a status code.
 // Message prefixes are not parsed; use these.

@@ -32,7 +32,6 @@ enum class Seconds {
 
 // How a profile endpoint reads its query; a row per path, so a new kind of profile is a new row.
 struct ProfileParams {
-  ProfileType type;
   Seconds seconds;
   int max_debug;  // 0: no text form
   bool hz;        // reads ?hz (the CPU sampling rate)
@@ -50,30 +49,30 @@ const Endpoint kEndpoints[] = {
     {"profile", "profile?seconds=30",
      "CPU profile of the target. Add ?seconds=N (default 30) and ?hz=M for the sampling rate. "
      "Fetch it with go tool pprof, then use the top command or the web view.",
-     ProfileParams{ProfileType::kCpu, Seconds::kWindow, 0, true}},
+     ProfileParams{Seconds::kWindow, 0, true}},
     {"heap", "heap?debug=1",
      "Estimate of the target's live heap, by allocation site, from sampled malloc calls "
      "(pprofd --heap tracks from start-up; ?seconds=N gives the allocations of the next N "
      "seconds). Use -sample_index=alloc_space for everything allocated.",
-     ProfileParams{ProfileType::kHeap, Seconds::kOptional, 2, false}},
+     ProfileParams{Seconds::kOptional, 2, false}},
     {"allocs", "allocs?debug=1",
      "The same data as heap, showing all allocations (alloc_space) by default.",
-     ProfileParams{ProfileType::kAllocs, Seconds::kOptional, 2, false}},
+     ProfileParams{Seconds::kOptional, 2, false}},
     {"threads", "threads?debug=2",
      "Stack traces of all the target's threads, taken without stopping it: where each one runs "
      "or waits (kernel frames on top). ?debug=1 groups identical stacks; ?debug=2 is a "
      "per-thread dump to read in a terminal.",
-     ProfileParams{ProfileType::kThreads, Seconds::kIgnored, 2, false}},
+     ProfileParams{Seconds::kIgnored, 2, false}},
     {"goroutine", "goroutine?debug=1", "The same as threads, for Go habits.",
-     ProfileParams{ProfileType::kGoroutine, Seconds::kIgnored, 2, false}},
+     ProfileParams{Seconds::kIgnored, 2, false}},
     {"block", "block?seconds=30",
      "Where the target's threads were blocked (off CPU: sleeps, I/O, locks) during the next "
      "?seconds=N (default 30), with the time they waited.",
-     ProfileParams{ProfileType::kBlock, Seconds::kWindow, 1, false}},
+     ProfileParams{Seconds::kWindow, 1, false}},
     {"mutex", "mutex?seconds=30",
      "Time the target's threads waited on futexes (contended mutexes, condition variables) "
      "during the next ?seconds=N (default 30), by the waiting stack.",
-     ProfileParams{ProfileType::kMutex, Seconds::kWindow, 1, false}},
+     ProfileParams{Seconds::kWindow, 1, false}},
     {"cmdline", "cmdline", "The target's command line, arguments separated by NUL bytes.",
      std::nullopt},
     {"symbol", "symbol",
@@ -196,7 +195,7 @@ void Profile(PprofBackend& backend, const Endpoint& endpoint, const QueryParams&
              Respond respond) {
   const ProfileParams& params = *endpoint.profile;
   ProfileRequest profile_request;
-  profile_request.type = params.type;
+  profile_request.type = std::string(endpoint.name);
   const int max_seconds = backend.max_seconds();
   if (params.seconds != Seconds::kIgnored) {
     const int fallback =
@@ -268,13 +267,6 @@ void Cmdline(PprofBackend& backend, Respond respond) {
 }
 
 }  // namespace
-
-const char* ProfileTypeName(ProfileType type) {
-  for (const Endpoint& endpoint : kEndpoints) {
-    if (endpoint.profile && endpoint.profile->type == type) return endpoint.name.data();
-  }
-  return "profile";
-}
 
 bool IsPprofEndpoint(std::string_view name) { return FindEndpoint(name) != nullptr; }
 

@@ -1,4 +1,4 @@
-#include "agent/config.h"
+#include "agent/app/config.h"
 
 #include <catch2/catch.hpp>
 

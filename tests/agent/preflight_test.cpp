@@ -1,4 +1,4 @@
-#include "agent/preflight.h"
+#include "agent/app/preflight.h"
 
 #include <linux/capability.h>
 #include <stdlib.h>

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "agent/host/target_context.h"
 #include "agent/host/window_set.h"
 #include "base/log.h"
 #include "tests/host/sleeping_child.h"
@@ -34,9 +35,7 @@ class FakeWindowKind : public ProfileKind {
                   },
                   nullptr}) {}
 
-  std::vector<http::ProfileType> types() const override {
-    return {http::ProfileType::kBlock, http::ProfileType::kMutex};
-  }
+  std::vector<std::string> types() const override { return {"block", "mutex"}; }
   Status Available() const override { return Status::Ok(); }
   void Profile(const http::ProfileRequest& request, http::ProfileCallback done) override {
     windows_.Open(request, std::move(done));
@@ -60,7 +59,7 @@ class FakeWindowKind : public ProfileKind {
 // A kind this kernel cannot serve.
 class UnavailableKind : public ProfileKind {
  public:
-  std::vector<http::ProfileType> types() const override { return {http::ProfileType::kHeap}; }
+  std::vector<std::string> types() const override { return {"heap"}; }
   Status Available() const override {
     return Status::Error("heap profiles are unavailable: no allocator found in PID 1");
   }
@@ -99,7 +98,7 @@ struct HostFixture {
     host->Start([this] { exited.set_value(); });
   }
 
-  std::future<Answer> Ask(http::ProfileType type, int seconds) {
+  std::future<Answer> Ask(const std::string& type, int seconds) {
     auto promise = std::make_shared<std::promise<Answer>>();
     http::ProfileRequest request;
     request.type = type;
@@ -112,17 +111,17 @@ struct HostFixture {
 };
 
 TEST_CASE_METHOD(HostFixture, "Requests go to the kind serving their type", "[host]") {
-  Answer block = Ask(http::ProfileType::kBlock, 1).get();
+  Answer block = Ask("block", 1).get();
   REQUIRE(block.profile.ok());
   CHECK(*block.profile == "window of 1 s");
 
-  Answer heap = Ask(http::ProfileType::kHeap, 0).get();
+  Answer heap = Ask("heap", 0).get();
   REQUIRE_FALSE(heap.profile.ok());
   CHECK(heap.kind == http::BackendErrorKind::kNotImplemented);
   CHECK(heap.profile.status().message() ==
         "heap profiles are unavailable: no allocator found in PID 1");
 
-  Answer cpu = Ask(http::ProfileType::kCpu, 1).get();
+  Answer cpu = Ask("profile", 1).get();
   REQUIRE_FALSE(cpu.profile.ok());
   CHECK(cpu.kind == http::BackendErrorKind::kNotImplemented);
   CHECK(cpu.profile.status().message() == "profile profiles are not built into this pprofd");
@@ -130,7 +129,7 @@ TEST_CASE_METHOD(HostFixture, "Requests go to the kind serving their type", "[ho
 
 TEST_CASE_METHOD(HostFixture, "The host drains while a kind is attached, then reports once more",
                  "[host]") {
-  Answer block = Ask(http::ProfileType::kBlock, 1).get();
+  Answer block = Ask("block", 1).get();
   REQUIRE(block.profile.ok());
   // 20 ms ticks over a 1 s window.
   CHECK(fake->drains.load() >= 20);
@@ -142,7 +141,7 @@ TEST_CASE_METHOD(HostFixture, "The host drains while a kind is attached, then re
 }
 
 TEST_CASE_METHOD(HostFixture, "The target's exit finishes profiles in flight early", "[host]") {
-  std::future<Answer> mutex = Ask(http::ProfileType::kMutex, 30);
+  std::future<Answer> mutex = Ask("mutex", 30);
   std::this_thread::sleep_for(300ms);
   const pid_t pid = child.pid();
   child.Kill();
@@ -155,7 +154,7 @@ TEST_CASE_METHOD(HostFixture, "The target's exit finishes profiles in flight ear
                                    "this profile covers [0-9]+ ms of the 30 s asked for")));
   REQUIRE(exited.get_future().wait_for(5s) == std::future_status::ready);
 
-  Answer after = Ask(http::ProfileType::kBlock, 1).get();
+  Answer after = Ask("block", 1).get();
   REQUIRE_FALSE(after.profile.ok());
   CHECK(after.kind == http::BackendErrorKind::kUnavailable);
   CHECK(after.profile.status().message() ==
@@ -163,7 +162,7 @@ TEST_CASE_METHOD(HostFixture, "The target's exit finishes profiles in flight ear
 }
 
 TEST_CASE_METHOD(HostFixture, "Shutdown answers profiles in flight, then refuses", "[host]") {
-  std::future<Answer> block = Ask(http::ProfileType::kBlock, 30);
+  std::future<Answer> block = Ask("block", 30);
   std::this_thread::sleep_for(100ms);
   std::thread stopper([this] { host->Shutdown("pprofd is shutting down"); });
   REQUIRE(block.wait_for(5s) == std::future_status::ready);

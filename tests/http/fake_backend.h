@@ -29,7 +29,7 @@ class FakeBackend : public PprofBackend {
       requests_.push_back(request);
     }
     Spawn([this, request, done = std::move(done)] {
-      if (request.type == ProfileType::kCpu) {
+      if (request.type == "profile") {
         const int now = in_flight_.fetch_add(1) + 1;
         int seen = max_in_flight_.load();
         while (now > seen && !max_in_flight_.compare_exchange_weak(seen, now)) {
@@ -63,16 +63,10 @@ class FakeBackend : public PprofBackend {
   int max_seconds() const override { return 300; }
 
   // The requests of each kind, in arrival order.
-  std::vector<ProfileRequest> requests() { return Requests({ProfileType::kCpu}); }
-  std::vector<ProfileRequest> heap_requests() {
-    return Requests({ProfileType::kHeap, ProfileType::kAllocs});
-  }
-  std::vector<ProfileRequest> thread_requests() {
-    return Requests({ProfileType::kThreads, ProfileType::kGoroutine});
-  }
-  std::vector<ProfileRequest> offcpu_requests() {
-    return Requests({ProfileType::kBlock, ProfileType::kMutex});
-  }
+  std::vector<ProfileRequest> requests() { return Requests({"profile"}); }
+  std::vector<ProfileRequest> heap_requests() { return Requests({"heap", "allocs"}); }
+  std::vector<ProfileRequest> thread_requests() { return Requests({"threads", "goroutine"}); }
+  std::vector<ProfileRequest> offcpu_requests() { return Requests({"block", "mutex"}); }
   int max_in_flight() const { return max_in_flight_.load(); }
 
   void JoinAll() {
@@ -100,19 +94,16 @@ class FakeBackend : public PprofBackend {
   }
 
   static std::string Describe(const ProfileRequest& request) {
-    switch (request.type) {
-      case ProfileType::kCpu:
-        return StrCat("profile seconds=", request.seconds, " hz=", request.hz);
-      case ProfileType::kThreads:
-      case ProfileType::kGoroutine:
-        return StrCat("threads debug=", request.debug);
-      default:
-        return StrCat(ProfileTypeName(request.type), " seconds=", request.seconds,
-                      " debug=", request.debug);
+    if (request.type == "profile") {
+      return StrCat("profile seconds=", request.seconds, " hz=", request.hz);
     }
+    if (request.type == "threads" || request.type == "goroutine") {
+      return StrCat("threads debug=", request.debug);
+    }
+    return StrCat(request.type, " seconds=", request.seconds, " debug=", request.debug);
   }
 
-  std::vector<ProfileRequest> Requests(std::initializer_list<ProfileType> types) {
+  std::vector<ProfileRequest> Requests(std::initializer_list<std::string_view> types) {
     std::lock_guard lock(mutex_);
     std::vector<ProfileRequest> out;
     for (const ProfileRequest& request : requests_) {

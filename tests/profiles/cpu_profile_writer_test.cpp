@@ -1,14 +1,14 @@
 // The CPU profile assembly on real frames of this very process: normalized stacks are turned into
 // a profile that keeps every invariant of DESIGN.md section 4.
-#include "agent/profiles/cpu_profile_writer.h"
+#include "agent/kinds/cpu/cpu_profile_writer.h"
 
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <map>
 
+#include "agent/kinds/cpu/sample_store.h"
 #include "agent/profiles/frame_symbolizer.h"
-#include "agent/profiles/sample_store.h"
 #include "agent/profiles/stack_normalizer.h"
 #include "symbolizer/address_space.h"
 #include "symbolizer/elf_cache.h"

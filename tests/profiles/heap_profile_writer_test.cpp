@@ -1,7 +1,7 @@
 // The heap profile writers on real frames of this very process (so symbolization is real): the
 // pprof form checked against pprof's invariants and read back by the real `go tool pprof`, and
 // Go's legacy text form parsed by pprof's legacy heap parser.
-#include "agent/profiles/heap_profile_writer.h"
+#include "agent/kinds/heap/heap_profile_writer.h"
 
 #include <dlfcn.h>
 #include <unistd.h>
@@ -12,7 +12,7 @@
 #include <set>
 #include <sstream>
 
-#include "agent/profiles/heap_scaling.h"
+#include "agent/kinds/heap/heap_scaling.h"
 #include "agent/profiles/stack_normalizer.h"
 #include "symbolizer/address_space.h"
 #include "symbolizer/elf_cache.h"

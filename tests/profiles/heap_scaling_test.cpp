@@ -1,6 +1,6 @@
 // Go's heap estimator, reproduced to the unit: hand-checkable cases, values computed with the same
 // float64 formula elsewhere, and a comparison with Go itself over thousands of inputs.
-#include "agent/profiles/heap_scaling.h"
+#include "agent/kinds/heap/heap_scaling.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>

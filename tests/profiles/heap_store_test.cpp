@@ -1,6 +1,6 @@
 // The heap store's bookkeeping: records per (stack, size), frees matched by allocation id,
 // untracked allocations, snapshots and deltas.
-#include "agent/profiles/heap_store.h"
+#include "agent/kinds/heap/heap_store.h"
 
 #include <catch2/catch.hpp>
 

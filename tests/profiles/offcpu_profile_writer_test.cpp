@@ -1,7 +1,7 @@
 // The off-CPU store's scaling and its writers on real frames of this very process: the pprof form
 // checked against pprof's invariants and read back by the real `go tool pprof`, and Go's legacy
 // contention text, which pprof's legacy parser must read to the same values.
-#include "agent/profiles/offcpu_profile_writer.h"
+#include "agent/kinds/offcpu/offcpu_profile_writer.h"
 
 #include <unistd.h>
 

@@ -2,7 +2,7 @@
 // kernel frames named from a golden kallsyms: the pprof form checked against pprof's invariants
 // and read back by the real `go tool pprof`, Go's grouped text (?debug=1) parsed by pprof's legacy
 // count-profile parser, and the per-thread dump (?debug=2).
-#include "agent/profiles/thread_profile_writer.h"
+#include "agent/kinds/threads/thread_profile_writer.h"
 
 #include <dlfcn.h>
 #include <sys/auxv.h>

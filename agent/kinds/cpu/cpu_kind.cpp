@@ -6,8 +6,8 @@
 #include <climits>
 #include <cstring>
 
+#include "agent/kinds/cpu/cpu_profile_writer.h"
 #include "agent/metrics/agent_metrics.h"
-#include "agent/profiles/cpu_profile_writer.h"
 #include "base/log.h"
 
 namespace pprofd::kinds::cpu {

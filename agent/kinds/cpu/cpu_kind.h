@@ -13,7 +13,7 @@
 #include "agent/host/target_context.h"
 #include "agent/host/window_set.h"
 #include "agent/kinds/cpu/cpu_sample_source.h"
-#include "agent/profiles/sample_store.h"
+#include "agent/kinds/cpu/sample_store.h"
 
 namespace pprofd::kinds::cpu {
 
@@ -22,7 +22,7 @@ class CpuKind : public host::ProfileKind {
   // `context` must outlive this.
   CpuKind(host::TargetContext* context, std::unique_ptr<CpuSampleSource> source);
 
-  std::vector<http::ProfileType> types() const override { return {http::ProfileType::kCpu}; }
+  std::vector<std::string> types() const override { return {"profile"}; }
   Status Available() const override { return Status::Ok(); }
   void Profile(const http::ProfileRequest& request, http::ProfileCallback done) override;
   bool Attached() const override { return source_->running(); }

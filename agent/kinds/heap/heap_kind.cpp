@@ -2,8 +2,8 @@
 
 #include <time.h>
 
+#include "agent/kinds/heap/heap_profile_writer.h"
 #include "agent/metrics/agent_metrics.h"
-#include "agent/profiles/heap_profile_writer.h"
 #include "agent/profiles/time_format.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -201,7 +201,7 @@ StatusOr<std::string> HeapKind::Write(const std::vector<profiles::HeapRecord>& r
                                       int64_t duration_ns, std::vector<std::string> comments) {
   profiles::HeapProfileMeta meta;
   meta.rate_bytes = static_cast<int64_t>(setup_.sampler->rate_bytes());
-  meta.default_sample_type = request.type == http::ProfileType::kAllocs ? "alloc_space" : "";
+  meta.default_sample_type = request.type == "allocs" ? "alloc_space" : "";
   meta.time_wall_ns = time_wall_ns;
   meta.duration_ns = duration_ns;
   meta.comments = std::move(comments);

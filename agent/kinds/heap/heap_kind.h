@@ -13,7 +13,7 @@
 #include "agent/host/profile_kind.h"
 #include "agent/host/target_context.h"
 #include "agent/host/window_set.h"
-#include "agent/profiles/heap_store.h"
+#include "agent/kinds/heap/heap_store.h"
 #include "agent/sampling/heap_sampler.h"
 
 namespace pprofd::kinds::heap {
@@ -36,9 +36,7 @@ class HeapKind : public host::ProfileKind {
   Status StartTracking();
   const HeapSetup& setup() const { return setup_; }
 
-  std::vector<http::ProfileType> types() const override {
-    return {http::ProfileType::kHeap, http::ProfileType::kAllocs};
-  }
+  std::vector<std::string> types() const override { return {"heap", "allocs"}; }
   Status Available() const override;
   void Profile(const http::ProfileRequest& request, http::ProfileCallback done) override;
   bool Attached() const override { return setup_.sampler && setup_.sampler->attached(); }

@@ -17,8 +17,8 @@ namespace {
 // The sampler's kind of wait (the class OffCpuKind below is the profile kind).
 using WaitType = sampling::OffCpuKind;
 
-WaitType SamplerKind(http::ProfileType type) {
-  return type == http::ProfileType::kMutex ? WaitType::kMutex : WaitType::kBlock;
+WaitType SamplerKind(const std::string& type) {
+  return type == "mutex" ? WaitType::kMutex : WaitType::kBlock;
 }
 
 // Mutex records carry no kernel stack (see bpf/offcpu_sampler.bpf.c): a stack from a thread

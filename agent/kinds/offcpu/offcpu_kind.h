@@ -14,8 +14,8 @@
 #include "agent/host/profile_kind.h"
 #include "agent/host/target_context.h"
 #include "agent/host/window_set.h"
+#include "agent/kinds/offcpu/offcpu_profile_writer.h"
 #include "agent/kinds/threads/thread_snapshots.h"
-#include "agent/profiles/offcpu_profile_writer.h"
 #include "agent/sampling/offcpu_sampler.h"
 
 namespace pprofd::kinds::offcpu {
@@ -35,9 +35,7 @@ class OffCpuKind : public host::ProfileKind {
              std::shared_ptr<threads::ThreadSnapshots> snapshots);
   ~OffCpuKind() override;
 
-  std::vector<http::ProfileType> types() const override {
-    return {http::ProfileType::kBlock, http::ProfileType::kMutex};
-  }
+  std::vector<std::string> types() const override { return {"block", "mutex"}; }
   Status Available() const override;
   void Profile(const http::ProfileRequest& request, http::ProfileCallback done) override;
   bool Attached() const override;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "agent/host/target_context.h"
-#include "agent/profiles/thread_profile_writer.h"
+#include "agent/kinds/threads/thread_profile_writer.h"
 #include "agent/sampling/thread_snapshot.h"
 
 namespace pprofd::kinds::threads {

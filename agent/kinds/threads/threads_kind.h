@@ -18,9 +18,7 @@ class ThreadsKind : public host::ProfileKind {
   ThreadsKind(std::shared_ptr<ThreadSnapshots> snapshots, host::TargetContext* context)
       : snapshots_(std::move(snapshots)), context_(context) {}
 
-  std::vector<http::ProfileType> types() const override {
-    return {http::ProfileType::kThreads, http::ProfileType::kGoroutine};
-  }
+  std::vector<std::string> types() const override { return {"threads", "goroutine"}; }
   Status Available() const override { return snapshots_->Available(); }
   void Profile(const http::ProfileRequest& request, http::ProfileCallback done) override;
   // Nothing runs between snapshots.

@@ -1,4 +1,4 @@
-#include "agent/profiles/cpu_profile_writer.h"
+#include "agent/kinds/cpu/cpu_profile_writer.h"
 
 #include <map>
 #include <utility>

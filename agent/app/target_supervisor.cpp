@@ -1,10 +1,11 @@
-#include "agent/target_supervisor.h"
+#include "agent/app/target_supervisor.h"
 
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <utility>
 
-#include "agent/profiler_factory.h"
+#include "agent/app/profiler_factory.h"
+#include "agent/target/target_process.h"
 #include "base/log.h"
 
 namespace pprofd {

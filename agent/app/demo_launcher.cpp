@@ -1,4 +1,4 @@
-#include "agent/demo_launcher.h"
+#include "agent/app/demo_launcher.h"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -5,7 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <memory>
 
-#include "agent/config.h"
+#include "agent/app/config.h"
 #include "agent/http/pprof_backend.h"
 #include "agent/http/server.h"
 #include "agent/metrics/registry.h"

@@ -1,4 +1,4 @@
-#include "agent/profiles/heap_store.h"
+#include "agent/kinds/heap/heap_store.h"
 
 #include <algorithm>
 #include <map>

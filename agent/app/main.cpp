@@ -15,16 +15,17 @@
 #include <string>
 #include <vector>
 
-#include "agent/config.h"
-#include "agent/demo_launcher.h"
+#include "agent/app/config.h"
+#include "agent/app/demo_launcher.h"
+#include "agent/app/http_setup.h"
+#include "agent/app/preflight.h"
+#include "agent/app/profiler_factory.h"
+#include "agent/app/target_supervisor.h"
 #include "agent/http/server.h"
-#include "agent/http_setup.h"
 #include "agent/metrics/registry.h"
-#include "agent/preflight.h"
-#include "agent/profiler_factory.h"
 #include "agent/sampling/bpf_log.h"
+#include "agent/target/target_process.h"
 #include "agent/target/target_resolver.h"
-#include "agent/target_supervisor.h"
 #include "base/log.h"
 
 namespace pprofd {

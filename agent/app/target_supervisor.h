@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/config.h"
+#include "agent/app/config.h"
 #include "agent/host/profiler_host.h"
 #include "agent/http/pprof_backend.h"
 #include "agent/metrics/registry.h"

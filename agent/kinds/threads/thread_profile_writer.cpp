@@ -1,4 +1,4 @@
-#include "agent/profiles/thread_profile_writer.h"
+#include "agent/kinds/threads/thread_profile_writer.h"
 
 #include <algorithm>
 #include <cinttypes>

@@ -1,4 +1,4 @@
-#include "agent/profiler_factory.h"
+#include "agent/app/profiler_factory.h"
 
 #include <utility>
 

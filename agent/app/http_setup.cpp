@@ -1,4 +1,4 @@
-#include "agent/http_setup.h"
+#include "agent/app/http_setup.h"
 
 #include <chrono>
 #include <utility>

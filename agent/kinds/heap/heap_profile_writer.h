@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/kinds/heap/heap_store.h"
 #include "agent/profiles/frame_symbolizer.h"
-#include "agent/profiles/heap_store.h"
 #include "proto/profile_builder.h"
 
 namespace pprofd::profiles {

@@ -1,4 +1,4 @@
-#include "agent/profiles/heap_scaling.h"
+#include "agent/kinds/heap/heap_scaling.h"
 
 #include <cmath>
 #include <limits>

@@ -8,8 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "agent/kinds/cpu/sample_store.h"
 #include "agent/profiles/frames.h"
-#include "agent/profiles/sample_store.h"
 
 namespace pprofd::profiles {
 

@@ -1,4 +1,4 @@
-#include "agent/profiles/offcpu_profile_writer.h"
+#include "agent/kinds/offcpu/offcpu_profile_writer.h"
 
 #include <algorithm>
 #include <cinttypes>

@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "agent/config.h"
+#include "agent/app/config.h"
 #include "agent/host/profiler_host.h"
 #include "agent/metrics/registry.h"
 #include "agent/target/target_resolver.h"

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/kinds/cpu/sample_store.h"
 #include "agent/profiles/frame_symbolizer.h"
-#include "agent/profiles/sample_store.h"
 #include "proto/profile_builder.h"
 
 namespace pprofd::profiles {

@@ -1,4 +1,4 @@
-#include "agent/profiles/sample_store.h"
+#include "agent/kinds/cpu/sample_store.h"
 
 namespace pprofd::profiles {
 

@@ -1,4 +1,4 @@
-#include "agent/profiles/heap_profile_writer.h"
+#include "agent/kinds/heap/heap_profile_writer.h"
 
 #include <algorithm>
 #include <array>
@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <unordered_map>
 
-#include "agent/profiles/heap_scaling.h"
+#include "agent/kinds/heap/heap_scaling.h"
 #include "agent/profiles/legacy_text.h"
 #include "agent/profiles/profile_locations.h"
 
