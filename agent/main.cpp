@@ -19,10 +19,10 @@
 #include "agent/demo_launcher.h"
 #include "agent/http/server.h"
 #include "agent/http_setup.h"
+#include "agent/libbpf/bpf_log.h"
 #include "agent/metrics/registry.h"
 #include "agent/preflight.h"
 #include "agent/profiler_factory.h"
-#include "agent/sampling/bpf_log.h"
 #include "agent/target/target_resolver.h"
 #include "agent/target_supervisor.h"
 #include "base/log.h"
@@ -53,7 +53,7 @@ int Fail(const Status& status) {
 
 int Run(const Config& config) {
   SetMinLogLevel(ParseLogLevel(config.log_level));
-  sampling::RouteLibbpfLogsToLogger();
+  libbpf::RouteLibbpfLogsToLogger();
   if (Status status = CheckKernelBtf(config.btf_path); !status.ok()) return Fail(status);
   if (Status status = CheckCapabilities(); !status.ok()) return Fail(status);
 
