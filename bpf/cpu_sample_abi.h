@@ -4,13 +4,7 @@
 #ifndef PPROFD_BPF_CPU_SAMPLE_ABI_H
 #define PPROFD_BPF_CPU_SAMPLE_ABI_H
 
-#ifndef __VMLINUX_H__
-#include <linux/types.h> /* user space; BPF code gets the types from vmlinux.h */
-#endif
-
-#define PPROFD_MAX_KERNEL_FRAMES 64
-#define PPROFD_MAX_STACK_BYTES 65536
-#define PPROFD_PAGE_SIZE 4096
+#include "pprofd_abi.h"
 
 /* flags */
 #define PPROFD_SAMPLE_IN_KERNEL 0x1 /* the sample interrupted kernel code */
@@ -27,7 +21,7 @@ struct pprofd_cpu_sample {
 	__u32 user_stack_len; /* bytes of user_stack[] that hold data, copied from sp upwards */
 	__s32 kernel_stack_len; /* bytes of kernel_stack[] that hold data (or a negative errno) */
 	__u32 reserved;
-	char comm[16]; /* thread name */
+	char comm[PPROFD_COMM_LEN]; /* thread name */
 	__u64 kernel_stack[PPROFD_MAX_KERNEL_FRAMES];
 	__u8 user_stack[]; /* stack_bytes (a load-time constant) follow */
 };

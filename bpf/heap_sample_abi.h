@@ -5,11 +5,7 @@
 #ifndef PPROFD_BPF_HEAP_SAMPLE_ABI_H
 #define PPROFD_BPF_HEAP_SAMPLE_ABI_H
 
-#ifndef __VMLINUX_H__
-#include <linux/types.h>
-#endif
-
-#include "cpu_sample_abi.h" /* PPROFD_MAX_STACK_BYTES, PPROFD_PAGE_SIZE */
+#include "pprofd_abi.h"
 
 /* Exponentially distributed intervals (bytes) with mean `rate`, drawn at random by the program;
  * filled by user space before load (BPF has no floating point). Power of two. */
@@ -60,7 +56,7 @@ struct pprofd_heap_alloc_event {
 	__u32 flags;
 	__u32 user_stack_len;
 	__u32 reserved;
-	char comm[16];
+	char comm[PPROFD_COMM_LEN];
 	__u8 user_stack[]; /* stack_bytes follow */
 };
 

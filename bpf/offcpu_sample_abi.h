@@ -4,7 +4,7 @@
 #ifndef PPROFD_BPF_OFFCPU_SAMPLE_ABI_H
 #define PPROFD_BPF_OFFCPU_SAMPLE_ABI_H
 
-#include "cpu_sample_abi.h" /* PPROFD_MAX_KERNEL_FRAMES, PPROFD_MAX_STACK_BYTES */
+#include "pprofd_abi.h"
 
 enum pprofd_offcpu_kind {
 	PPROFD_OFFCPU_BLOCK = 0, /* a voluntary sleep, from sched_switch out to back in */
@@ -41,7 +41,7 @@ struct pprofd_offcpu_event {
 	__u32 user_stack_len;
 	__s32 kernel_stack_len; /* bytes of kernel_stack[] that hold data, or a negative errno */
 	__u32 reserved;
-	char comm[16];
+	char comm[PPROFD_COMM_LEN];
 	__u64 kernel_stack[PPROFD_MAX_KERNEL_FRAMES];
 	__u8 user_stack[];
 };

@@ -4,7 +4,7 @@
 #ifndef PPROFD_BPF_STACK_COPY_BPF_H
 #define PPROFD_BPF_STACK_COPY_BPF_H
 
-#include "cpu_sample_abi.h" /* PPROFD_MAX_STACK_BYTES, PPROFD_PAGE_SIZE */
+#include "pprofd_abi.h" /* PPROFD_MAX_STACK_BYTES, PPROFD_PAGE_SIZE */
 
 /* One large read fails as a whole when the range crosses the end of the stack mapping (always
  * true near the top of the main thread's stack): then copy page by page up to the first page that

@@ -5,7 +5,7 @@
 #ifndef PPROFD_BPF_TASK_STACK_COPY_BPF_H
 #define PPROFD_BPF_TASK_STACK_COPY_BPF_H
 
-#include "cpu_sample_abi.h" /* PPROFD_MAX_STACK_BYTES, PPROFD_PAGE_SIZE */
+#include "pprofd_abi.h" /* PPROFD_MAX_STACK_BYTES, PPROFD_PAGE_SIZE */
 
 /* bpf_copy_from_user_task fails as a whole (and zeroes dst) when the range crosses the end of the
  * stack mapping, the usual case for a thread blocked near the top of its stack: then copy page by

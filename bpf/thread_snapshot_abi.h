@@ -4,7 +4,7 @@
 #ifndef PPROFD_BPF_THREAD_SNAPSHOT_ABI_H
 #define PPROFD_BPF_THREAD_SNAPSHOT_ABI_H
 
-#include "cpu_sample_abi.h" /* PPROFD_MAX_KERNEL_FRAMES, PPROFD_MAX_STACK_BYTES */
+#include "pprofd_abi.h"
 
 /* flags */
 #define PPROFD_THREAD_ON_CPU 0x1 /* running on a CPU: its registers date from its last kernel entry */
@@ -31,7 +31,7 @@ struct pprofd_thread_record {
 	__u64 visit_ns;
 	__u32 user_stack_len; /* bytes of user_stack[] that hold data, copied from sp upwards */
 	__s32 kernel_stack_len; /* bytes of kernel_stack[] that hold data, or a negative errno */
-	char comm[16]; /* thread name */
+	char comm[PPROFD_COMM_LEN]; /* thread name */
 	__u64 kernel_stack[PPROFD_MAX_KERNEL_FRAMES];
 	__u8 user_stack[]; /* stack_bytes (a load-time constant) follow */
 };

@@ -22,8 +22,8 @@
 #include "agent/app/profiler_factory.h"
 #include "agent/app/target_supervisor.h"
 #include "agent/http/server.h"
+#include "agent/libbpf/bpf_log.h"
 #include "agent/metrics/registry.h"
-#include "agent/sampling/bpf_log.h"
 #include "agent/target/target_process.h"
 #include "agent/target/target_resolver.h"
 #include "base/log.h"
@@ -54,7 +54,7 @@ int Fail(const Status& status) {
 
 int Run(const Config& config) {
   SetMinLogLevel(ParseLogLevel(config.log_level));
-  sampling::RouteLibbpfLogsToLogger();
+  libbpf::RouteLibbpfLogsToLogger();
   if (Status status = CheckKernelBtf(config.btf_path); !status.ok()) return Fail(status);
   if (Status status = CheckCapabilities(); !status.ok()) return Fail(status);
 

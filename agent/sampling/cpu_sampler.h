@@ -11,12 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "agent/libbpf/link.h"
+#include "agent/libbpf/ring_reader.h"
+#include "agent/libbpf/skeleton.h"
 #include "base/status.h"
 #include "cpu_sample_abi.h"
 
 struct cpu_sampler;
-struct bpf_link;
-struct ring_buffer;
 
 namespace pprofd::sampling {
 
@@ -59,27 +60,14 @@ class CpuSampler {
 
  private:
   CpuSampler() = default;
-  static int OnRecord(void* context, void* data, size_t size);
-
-  struct SkeletonDeleter {
-    void operator()(cpu_sampler* skeleton) const;
-  };
-  struct RingBufferDeleter {
-    void operator()(ring_buffer* ring) const;
-  };
-  struct LinkDeleter {
-    void operator()(bpf_link* link) const;
-  };
 
   // Destruction order: links, then the ring buffer reader, then the skeleton.
-  std::unique_ptr<cpu_sampler, SkeletonDeleter> skeleton_;
-  std::unique_ptr<ring_buffer, RingBufferDeleter> ring_;
-  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
+  libbpf::Skeleton<cpu_sampler> skeleton_;
+  libbpf::RingReader ring_;
+  std::vector<libbpf::Link> links_;
   std::vector<int> cpus_;
   int hz_ = 0;
   size_t ring_bytes_ = 0;
-  uint32_t stack_bytes_ = 0;
-  const std::function<void(const RawCpuSample&)>* on_sample_ = nullptr;
 };
 
 }  // namespace pprofd::sampling

@@ -1,16 +1,21 @@
 #include "agent/sampling/heap_sampler.h"
 
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <random>
 
-#include "agent/sampling/pid_namespace.h"
-#include "agent/sampling/uprobe_multi.h"
+#include "agent/libbpf/link.h"
+#include "agent/libbpf/map_ops.h"
+#include "agent/libbpf/per_cpu.h"
+#include "agent/libbpf/ring_reader.h"
+#include "agent/libbpf/ring_size.h"
+#include "agent/libbpf/skeleton.h"
+#include "agent/libbpf/uprobe_multi.h"
+#include "agent/sampling/record_stacks.h"
+#include "agent/sampling/target_constants.h"
 #include "base/log.h"
 #include "base/scoped_fd.h"
 #include "heap_sampler.skel.h"
@@ -20,58 +25,27 @@ namespace {
 
 constexpr int kENOTSUPP = 524;  // the kernel's internal "not supported", seen by user space
 
-size_t NextPowerOfTwo(size_t n) {
-  size_t power = 1;
-  while (power < n) power <<= 1;
-  return power;
-}
-
 // Room for 512 records: at the default rate that is ~13 GB/s of allocations between two 20 ms
 // drains, so records are lost only when the consumer stalls.
 size_t RingBytesFor(uint32_t stack_bytes) {
   size_t record = sizeof(pprofd_heap_alloc_event) + stack_bytes + 16;
-  return std::clamp<size_t>(NextPowerOfTwo(record * 512), 1 << 20, 256 << 20);
+  return libbpf::RingBufferBytes(record * 512, 1 << 20, 256 << 20);
 }
 
-struct SkeletonDeleter {
-  void operator()(heap_sampler* skeleton) const { heap_sampler__destroy(skeleton); }
-};
-struct RingBufferDeleter {
-  void operator()(ring_buffer* ring) const { ring_buffer__free(ring); }
-};
-struct LinkDeleter {
-  void operator()(bpf_link* link) const { bpf_link__destroy(link); }
-};
-using SkeletonPtr = std::unique_ptr<heap_sampler, SkeletonDeleter>;
-
-// Deletes every key of a hash map (keys of `key_size` bytes).
-void ClearHashMap(int map_fd, size_t key_size) {
-  std::vector<uint8_t> key(key_size), next(key_size);
-  std::vector<std::vector<uint8_t>> keys;
-  const void* previous = nullptr;
-  while (bpf_map_get_next_key(map_fd, previous, next.data()) == 0) {
-    keys.push_back(next);
-    key = next;
-    previous = key.data();
-  }
-  for (const auto& k : keys) bpf_map_delete_elem(map_fd, k.data());
-}
+using Skeleton = libbpf::Skeleton<heap_sampler>;
 
 }  // namespace
 
 struct HeapSampler::Impl {
   // Destruction order: links, then the ring buffer reader, then the skeleton.
-  SkeletonPtr skeleton;
-  std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
+  Skeleton skeleton;
+  libbpf::RingReader ring;
   std::vector<ScopedFd> multi_links;
-  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> classic_links;
+  std::vector<libbpf::Link> classic_links;
 
   HeapSamplerOptions options;  // probes deduplicated by file offset
   bool attached = false;
-  const std::function<void(const RawHeapAlloc&)>* on_alloc = nullptr;
-  const std::function<void(const RawHeapFree&)>* on_free = nullptr;
 
-  static int OnRecord(void* context, void* data, size_t size);
   Status AttachSession(int* err);
   Status AttachClassic();
   void ResetState();
@@ -103,65 +77,42 @@ std::vector<uint64_t> ExponentialIntervals(uint64_t rate_bytes, uint64_t seed) {
 
 namespace {
 
-StatusOr<SkeletonPtr> LoadSkeleton(const HeapSamplerOptions& options, bool session,
-                                   const std::vector<uint64_t>& intervals) {
-  auto pidns = AgentPidNamespace();
-  if (!pidns.ok()) return pidns.status();
-
-  LIBBPF_OPTS(bpf_object_open_opts, open_opts,
-              .btf_custom_path =
-                  options.btf_custom_path.empty() ? nullptr : options.btf_custom_path.c_str());
-  SkeletonPtr skeleton(heap_sampler__open_opts(&open_opts));
-  if (!skeleton) return ErrnoError("open BPF program heap_sampler", errno);
-  auto* rodata = skeleton->rodata;
-  rodata->target_tgid = static_cast<uint32_t>(options.target_pid);
-  rodata->pidns_ino = pidns->inode;
-  rodata->agent_in_init_pidns = pidns->is_initial;
-  // The program learns the kernel's number for the target otherwise (see the program).
-  if (pidns->is_initial) skeleton->bss->target_kernel_tgid = rodata->target_tgid;
-  rodata->stack_bytes = options.stack_bytes;
+StatusOr<Skeleton> LoadSkeleton(const HeapSamplerOptions& options, bool session,
+                                const std::vector<uint64_t>& intervals) {
+  auto opened =
+      Skeleton::Open(session ? "heap_sampler (session)" : "heap_sampler", options.btf_custom_path);
+  if (!opened.ok()) return opened.status();
+  Skeleton skeleton = std::move(*opened);
+  if (Status s = SetTargetConstants(skeleton.get(), options.target_pid, options.stack_bytes);
+      !s.ok()) {
+    return s;
+  }
   for (size_t i = 0; i < intervals.size(); ++i) {
-    const_cast<__u64&>(rodata->intervals[i]) = intervals[i];
+    const_cast<__u64&>(skeleton->rodata->intervals[i]) = intervals[i];
   }
-  if (int err = bpf_map__set_max_entries(skeleton->maps.events, RingBytesFor(options.stack_bytes));
-      err != 0) {
-    return ErrnoError("size ring buffer of heap_sampler", -err);
+  if (Status s = libbpf::SizeMap(skeleton->maps.events, RingBytesFor(options.stack_bytes));
+      !s.ok()) {
+    return s;
   }
-  if (int err = bpf_map__set_max_entries(skeleton->maps.live, options.max_live); err != 0) {
-    return ErrnoError("size live map of heap_sampler", -err);
-  }
+  if (Status s = libbpf::SizeMap(skeleton->maps.live, options.max_live); !s.ok()) return s;
   if (session) {
     // libbpf 1.1 does not know these attach types; the kernel checks them at load.
-    bpf_program__set_expected_attach_type(skeleton->progs.heap_session,
-                                          static_cast<bpf_attach_type>(kAttachUprobeSession));
+    bpf_program__set_expected_attach_type(
+        skeleton->progs.heap_session, static_cast<bpf_attach_type>(libbpf::kAttachUprobeSession));
     bpf_program__set_expected_attach_type(skeleton->progs.heap_free_multi,
-                                          static_cast<bpf_attach_type>(kAttachUprobeMulti));
+                                          static_cast<bpf_attach_type>(libbpf::kAttachUprobeMulti));
   } else {
     bpf_program__set_autoload(skeleton->progs.heap_session, false);
     bpf_program__set_autoload(skeleton->progs.heap_free_multi, false);
   }
-  if (int err = heap_sampler__load(skeleton.get()); err != 0) {
-    std::string message = StrCat("load BPF program heap_sampler", session ? " (session)" : "", ": ",
-                                 std::strerror(-err));
-    if (err == -EPERM) {
-      message += "; pprofd needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN for uprobes (or root)";
-    } else if (err == -EACCES) {
-      message += " (the verifier's log is above; without CAP_BPF and CAP_PERFMON it refuses too)";
-    }
-    return Status::Error(message);
-  }
+  if (Status s = skeleton.Load(libbpf::kUprobeCapabilities); !s.ok()) return s;
   return skeleton;
 }
 
 }  // namespace
 
 StatusOr<std::unique_ptr<HeapSampler>> HeapSampler::Create(const HeapSamplerOptions& options) {
-  if (options.stack_bytes == 0 || options.stack_bytes % PPROFD_PAGE_SIZE != 0 ||
-      options.stack_bytes > PPROFD_MAX_STACK_BYTES) {
-    return Status::Error(StrCat("bad heap stack size ", options.stack_bytes,
-                                ": want a multiple of ", PPROFD_PAGE_SIZE, " up to ",
-                                PPROFD_MAX_STACK_BYTES));
-  }
+  if (Status s = CheckStackBytes(options.stack_bytes, "heap"); !s.ok()) return s;
   if (options.target_pid <= 0) {
     return Status::Error(StrCat("heap sampler: bad target pid ", options.target_pid));
   }
@@ -203,9 +154,10 @@ StatusOr<std::unique_ptr<HeapSampler>> HeapSampler::Create(const HeapSamplerOpti
     impl.skeleton = std::move(*classic);
     sampler->mode_ = UprobeMode::kClassic;
   }
-  impl.ring.reset(
-      ring_buffer__new(bpf_map__fd(impl.skeleton->maps.events), &Impl::OnRecord, &impl, nullptr));
-  if (!impl.ring) return ErrnoError("open ring buffer of heap_sampler", errno);
+  auto ring = libbpf::RingReader::Open(bpf_map__fd(impl.skeleton->maps.events),
+                                       "open ring buffer of heap_sampler");
+  if (!ring.ok()) return ring.status();
+  impl.ring = std::move(*ring);
   sampler->rate_bytes_ = options.rate_bytes;
   sampler->max_live_ = options.max_live;
   return sampler;
@@ -227,16 +179,16 @@ Status HeapSampler::Impl::AttachSession(int* err) {
   }
   std::vector<ScopedFd> links;
   if (!offsets.empty()) {
-    auto link =
-        AttachUprobeMulti(bpf_program__fd(skeleton->progs.heap_session), kAttachUprobeSession,
-                          options.module_path, offsets, cookies, options.target_pid, err);
+    auto link = libbpf::AttachUprobeMulti(bpf_program__fd(skeleton->progs.heap_session),
+                                          libbpf::kAttachUprobeSession, options.module_path,
+                                          offsets, cookies, options.target_pid, err);
     if (!link.ok()) return link.status();
     links.push_back(std::move(*link));
   }
   if (!free_offsets.empty()) {
-    auto link =
-        AttachUprobeMulti(bpf_program__fd(skeleton->progs.heap_free_multi), kAttachUprobeMulti,
-                          options.module_path, free_offsets, {}, options.target_pid, err);
+    auto link = libbpf::AttachUprobeMulti(bpf_program__fd(skeleton->progs.heap_free_multi),
+                                          libbpf::kAttachUprobeMulti, options.module_path,
+                                          free_offsets, {}, options.target_pid, err);
     if (!link.ok()) return link.status();
     links.push_back(std::move(*link));
   }
@@ -245,18 +197,17 @@ Status HeapSampler::Impl::AttachSession(int* err) {
 }
 
 Status HeapSampler::Impl::AttachClassic() {
-  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links;
+  std::vector<libbpf::Link> links;
   auto attach = [&](bpf_program* program, const AllocatorProbe& probe, bool retprobe) -> Status {
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = static_cast<uint64_t>(probe.fn),
                 .retprobe = retprobe);
-    bpf_link* link = bpf_program__attach_uprobe_opts(
-        program, options.target_pid, options.module_path.c_str(), probe.file_offset, &opts);
-    if (!link) {
-      return ErrnoError(StrCat(retprobe ? "uretprobe " : "uprobe ", AllocFunctionName(probe.fn),
-                               " at ", options.module_path, "+0x", std::hex, probe.file_offset),
-                        errno);
-    }
-    links.emplace_back(link);
+    auto link = libbpf::TakeLink(
+        bpf_program__attach_uprobe_opts(program, options.target_pid, options.module_path.c_str(),
+                                        probe.file_offset, &opts),
+        StrCat(retprobe ? "uretprobe " : "uprobe ", AllocFunctionName(probe.fn), " at ",
+               options.module_path, "+0x", std::hex, probe.file_offset));
+    if (!link.ok()) return link.status();
+    links.push_back(std::move(*link));
     return Status::Ok();
   };
   for (const AllocatorProbe& probe : options.probes) {
@@ -301,59 +252,37 @@ void HeapSampler::Detach() {
 }
 
 void HeapSampler::Impl::ResetState() {
-  ClearHashMap(bpf_map__fd(skeleton->maps.live), sizeof(uint64_t));
-  ClearHashMap(bpf_map__fd(skeleton->maps.outer_by_tid), sizeof(uint32_t));
-  ClearHashMap(bpf_map__fd(skeleton->maps.pending), sizeof(uint32_t));
+  libbpf::ClearHashMap(bpf_map__fd(skeleton->maps.live), sizeof(uint64_t));
+  libbpf::ClearHashMap(bpf_map__fd(skeleton->maps.outer_by_tid), sizeof(uint32_t));
+  libbpf::ClearHashMap(bpf_map__fd(skeleton->maps.pending), sizeof(uint32_t));
   // No program runs once the links are closed, so plain stores are safe.
   skeleton->bss->outer_active = 0;
-  int cpus = libbpf_num_possible_cpus();
-  if (cpus > 0) {
-    std::vector<uint64_t> zeros(static_cast<size_t>(cpus), 0);
-    uint32_t zero = 0;
-    bpf_map_update_elem(bpf_map__fd(skeleton->maps.countdown), &zero, zeros.data(), BPF_ANY);
-  }
+  (void)libbpf::ZeroPerCpu(bpf_map__fd(skeleton->maps.countdown), 0);
 }
 
 bool HeapSampler::attached() const { return impl_->attached; }
 
-int HeapSampler::Impl::OnRecord(void* context, void* data, size_t size) {
-  auto* impl = static_cast<Impl*>(context);
-  if (size < sizeof(pprofd_heap_event)) return 0;
-  const auto* header = static_cast<const pprofd_heap_event*>(data);
-  if (header->type == PPROFD_HEAP_EVENT_ALLOC && size >= sizeof(pprofd_heap_alloc_event)) {
-    if (impl->on_alloc == nullptr || !*impl->on_alloc) return 0;
-    const auto* event = static_cast<const pprofd_heap_alloc_event*>(data);
-    size_t user_bytes =
-        std::min<size_t>(event->user_stack_len, size - sizeof(pprofd_heap_alloc_event));
-    (*impl->on_alloc)(RawHeapAlloc{event, {event->user_stack, user_bytes}});
-  } else if (header->type == PPROFD_HEAP_EVENT_FREE && size >= sizeof(pprofd_heap_free_event)) {
-    if (impl->on_free == nullptr || !*impl->on_free) return 0;
-    (*impl->on_free)(RawHeapFree{static_cast<const pprofd_heap_free_event*>(data)});
-  }
-  return 0;
-}
-
 int HeapSampler::Drain(const std::function<void(const RawHeapAlloc&)>& on_alloc,
                        const std::function<void(const RawHeapFree&)>& on_free) {
-  Impl& impl = *impl_;
-  impl.on_alloc = &on_alloc;
-  impl.on_free = &on_free;
-  int consumed = ring_buffer__consume(impl.ring.get());
-  impl.on_alloc = nullptr;
-  impl.on_free = nullptr;
-  return consumed < 0 ? 0 : consumed;
+  return impl_->ring.Drain([&](std::span<const uint8_t> record) {
+    if (record.size() < sizeof(pprofd_heap_event)) return;
+    const auto* header = reinterpret_cast<const pprofd_heap_event*>(record.data());
+    if (header->type == PPROFD_HEAP_EVENT_ALLOC &&
+        record.size() >= sizeof(pprofd_heap_alloc_event)) {
+      if (!on_alloc) return;
+      const auto* event = reinterpret_cast<const pprofd_heap_alloc_event*>(record.data());
+      on_alloc(RawHeapAlloc{event, UserStackOf(*event, record.size())});
+    } else if (header->type == PPROFD_HEAP_EVENT_FREE &&
+               record.size() >= sizeof(pprofd_heap_free_event)) {
+      if (!on_free) return;
+      on_free(RawHeapFree{reinterpret_cast<const pprofd_heap_free_event*>(record.data())});
+    }
+  });
 }
 
 std::array<uint64_t, PPROFD_HEAP_STAT_COUNT> HeapSampler::Stats() const {
   std::array<uint64_t, PPROFD_HEAP_STAT_COUNT> totals{};
-  int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) return totals;
-  std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
-  int fd = bpf_map__fd(impl_->skeleton->maps.stats);
-  for (uint32_t stat = 0; stat < PPROFD_HEAP_STAT_COUNT; ++stat) {
-    if (bpf_map_lookup_elem(fd, &stat, per_cpu.data()) != 0) continue;
-    for (uint64_t value : per_cpu) totals[stat] += value;
-  }
+  libbpf::SumPerCpu(bpf_map__fd(impl_->skeleton->maps.stats), 0, totals);
   return totals;
 }
 

@@ -13,7 +13,14 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "agent/sampling/pid_namespace.h"
+#include "agent/libbpf/link.h"
+#include "agent/libbpf/map_ops.h"
+#include "agent/libbpf/per_cpu.h"
+#include "agent/libbpf/ring_reader.h"
+#include "agent/libbpf/ring_size.h"
+#include "agent/libbpf/skeleton.h"
+#include "agent/sampling/record_stacks.h"
+#include "agent/sampling/target_constants.h"
 #include "base/log.h"
 #include "base/scoped_fd.h"
 #include "offcpu_sampler.skel.h"
@@ -21,30 +28,14 @@
 namespace pprofd::sampling {
 namespace {
 
-size_t NextPowerOfTwo(size_t n) {
-  size_t power = 1;
-  while (power < n) power <<= 1;
-  return power;
-}
-
 // Room for 1024 records between two 20 ms drains: 51k sampled events per second. A target that
 // blocks more often than that at rate 1 loses records (counted); a larger rate fixes it.
 size_t RingBytesFor(uint32_t stack_bytes) {
   size_t record = sizeof(pprofd_offcpu_event) + stack_bytes + 16;
-  return std::clamp<size_t>(NextPowerOfTwo(record * 1024), 1 << 20, 256 << 20);
+  return libbpf::RingBufferBytes(record * 1024, 1 << 20, 256 << 20);
 }
 
-struct SkeletonDeleter {
-  void operator()(offcpu_sampler* skeleton) const { offcpu_sampler__destroy(skeleton); }
-};
-struct RingBufferDeleter {
-  void operator()(ring_buffer* ring) const { ring_buffer__free(ring); }
-};
-struct LinkDeleter {
-  void operator()(bpf_link* link) const { bpf_link__destroy(link); }
-};
-using SkeletonPtr = std::unique_ptr<offcpu_sampler, SkeletonDeleter>;
-using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
+using Skeleton = libbpf::Skeleton<offcpu_sampler>;
 
 // PIDFD_THREAD (Linux 6.9): a pidfd for any thread, not only a process's leader. The task
 // storage map takes a pidfd as its key from user space.
@@ -56,43 +47,19 @@ StatusOr<ScopedFd> ThreadPidfd(pid_t tid) {
   return ScopedFd(fd);
 }
 
-// Deletes every key of a hash map with u32 keys.
-void ClearU32Map(int map_fd) {
-  std::vector<uint32_t> keys;
-  uint32_t key = 0, next = 0;
-  const void* previous = nullptr;
-  while (bpf_map_get_next_key(map_fd, previous, &next) == 0) {
-    keys.push_back(next);
-    key = next;
-    previous = &key;
+StatusOr<Skeleton> LoadSkeleton(const OffCpuSamplerOptions& options) {
+  auto opened = Skeleton::Open("offcpu_sampler", options.btf_custom_path);
+  if (!opened.ok()) return opened.status();
+  Skeleton skeleton = std::move(*opened);
+  if (Status s = SetTargetConstants(skeleton.get(), options.target_pid, options.stack_bytes);
+      !s.ok()) {
+    return s;
   }
-  for (uint32_t k : keys) bpf_map_delete_elem(map_fd, &k);
-}
-
-StatusOr<SkeletonPtr> LoadSkeleton(const OffCpuSamplerOptions& options, const PidNamespace& pidns) {
-  LIBBPF_OPTS(bpf_object_open_opts, open_opts,
-              .btf_custom_path =
-                  options.btf_custom_path.empty() ? nullptr : options.btf_custom_path.c_str());
-  SkeletonPtr skeleton(offcpu_sampler__open_opts(&open_opts));
-  if (!skeleton) return ErrnoError("open BPF program offcpu_sampler", errno);
-  auto* rodata = skeleton->rodata;
-  rodata->target_tgid = static_cast<uint32_t>(options.target_pid);
-  rodata->pidns_ino = pidns.inode;
-  rodata->agent_in_init_pidns = pidns.is_initial;
-  rodata->stack_bytes = options.stack_bytes;
-  if (int err = bpf_map__set_max_entries(skeleton->maps.events, RingBytesFor(options.stack_bytes));
-      err != 0) {
-    return ErrnoError("size ring buffer of offcpu_sampler", -err);
+  if (Status s = libbpf::SizeMap(skeleton->maps.events, RingBytesFor(options.stack_bytes));
+      !s.ok()) {
+    return s;
   }
-  if (int err = offcpu_sampler__load(skeleton.get()); err != 0) {
-    std::string message = StrCat("load BPF program offcpu_sampler: ", std::strerror(-err));
-    if (err == -EPERM) {
-      message += "; pprofd needs CAP_BPF and CAP_PERFMON (or root)";
-    } else if (err == -EACCES) {
-      message += " (the verifier's log is above; without CAP_BPF and CAP_PERFMON it refuses too)";
-    }
-    return Status::Error(message);
-  }
+  if (Status s = skeleton.Load(); !s.ok()) return s;
   return skeleton;
 }
 
@@ -100,37 +67,24 @@ StatusOr<SkeletonPtr> LoadSkeleton(const OffCpuSamplerOptions& options, const Pi
 
 struct OffCpuSampler::Impl {
   // Destruction order: links, then the ring buffer reader, then the skeleton.
-  SkeletonPtr skeleton;
-  std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
-  std::array<std::vector<LinkPtr>, PPROFD_OFFCPU_KIND_COUNT> links;
+  Skeleton skeleton;
+  libbpf::RingReader ring;
+  std::array<std::vector<libbpf::Link>, PPROFD_OFFCPU_KIND_COUNT> links;
   std::array<bool, PPROFD_OFFCPU_KIND_COUNT> attached{};
   pid_t target_pid = 0;
-  const std::function<void(const RawOffCpuEvent&)>* on_event = nullptr;
 
-  static int OnRecord(void* context, void* data, size_t size);
-  Status AttachProgram(bpf_program* program, std::vector<LinkPtr>& into);
+  Status AttachProgram(bpf_program* program, std::vector<libbpf::Link>& into);
 };
 
 StatusOr<std::unique_ptr<OffCpuSampler>> OffCpuSampler::Create(
     const OffCpuSamplerOptions& options) {
-  if (options.stack_bytes == 0 || options.stack_bytes % PPROFD_PAGE_SIZE != 0 ||
-      options.stack_bytes > PPROFD_MAX_STACK_BYTES) {
-    return Status::Error(StrCat("bad off-CPU stack size ", options.stack_bytes,
-                                ": want a multiple of ", PPROFD_PAGE_SIZE, " up to ",
-                                PPROFD_MAX_STACK_BYTES));
-  }
+  if (Status s = CheckStackBytes(options.stack_bytes, "off-CPU"); !s.ok()) return s;
   if (options.target_pid <= 0) {
     return Status::Error(StrCat("off-CPU sampler: bad target pid ", options.target_pid));
   }
-  auto pidns = AgentPidNamespace();
-  if (!pidns.ok()) return pidns.status();
-
-  auto loaded = LoadSkeleton(options, *pidns);
+  auto loaded = LoadSkeleton(options);
   if (!loaded.ok()) return loaded.status();
-  SkeletonPtr skeleton = std::move(*loaded);
-  // The program learns the kernel's number for the target otherwise (see the program).
-  if (pidns->is_initial)
-    skeleton->bss->target_kernel_tgid = static_cast<uint32_t>(options.target_pid);
+  Skeleton skeleton = std::move(*loaded);
   for (auto& rate : skeleton->bss->rate_ns) rate = 1;
 
   std::unique_ptr<OffCpuSampler> sampler(new OffCpuSampler());
@@ -138,9 +92,10 @@ StatusOr<std::unique_ptr<OffCpuSampler>> OffCpuSampler::Create(
   Impl& impl = *sampler->impl_;
   impl.skeleton = std::move(skeleton);
   impl.target_pid = options.target_pid;
-  impl.ring.reset(
-      ring_buffer__new(bpf_map__fd(impl.skeleton->maps.events), &Impl::OnRecord, &impl, nullptr));
-  if (!impl.ring) return ErrnoError("open ring buffer of offcpu_sampler", errno);
+  auto ring = libbpf::RingReader::Open(bpf_map__fd(impl.skeleton->maps.events),
+                                       "open ring buffer of offcpu_sampler");
+  if (!ring.ok()) return ring.status();
+  impl.ring = std::move(*ring);
   return sampler;
 }
 
@@ -150,12 +105,11 @@ OffCpuSampler::~OffCpuSampler() {
   Detach(OffCpuKind::kMutex);
 }
 
-Status OffCpuSampler::Impl::AttachProgram(bpf_program* program, std::vector<LinkPtr>& into) {
-  bpf_link* link = bpf_program__attach(program);
-  if (link == nullptr) {
-    return ErrnoError(StrCat("attach BPF program ", bpf_program__name(program)), errno);
-  }
-  into.emplace_back(link);
+Status OffCpuSampler::Impl::AttachProgram(bpf_program* program, std::vector<libbpf::Link>& into) {
+  auto link = libbpf::TakeLink(bpf_program__attach(program),
+                               StrCat("attach BPF program ", bpf_program__name(program)));
+  if (!link.ok()) return link.status();
+  into.push_back(std::move(*link));
   return Status::Ok();
 }
 
@@ -167,7 +121,7 @@ Status OffCpuSampler::Attach(OffCpuKind kind, uint64_t rate_ns) {
   auto& progs = impl.skeleton->progs;
   // Task states left from an earlier attach (a thread asleep since then) must not count.
   ++impl.skeleton->bss->generation[k];
-  std::vector<LinkPtr> links;
+  std::vector<libbpf::Link> links;
   if (kind == OffCpuKind::kBlock) {
     // sys_exit first: a pending event parked by the switch program is then always flushed.
     for (bpf_program* program : {progs.offcpu_sys_exit, progs.offcpu_switch}) {
@@ -178,11 +132,11 @@ Status OffCpuSampler::Attach(OffCpuKind kind, uint64_t rate_ns) {
       if (Status s = impl.AttachProgram(program, links); !s.ok()) return s;
     }
     // futex_waitv exists from Linux 5.16; without it the mutex kind sees futex(2) only.
-    std::vector<LinkPtr> waitv;
+    std::vector<libbpf::Link> waitv;
     Status status = impl.AttachProgram(progs.offcpu_futex_waitv_exit, waitv);
     if (status.ok()) status = impl.AttachProgram(progs.offcpu_futex_waitv_enter, waitv);
     if (status.ok()) {
-      for (LinkPtr& link : waitv) links.push_back(std::move(link));
+      for (libbpf::Link& link : waitv) links.push_back(std::move(link));
     } else {
       LogInfo(StrCat("off-CPU sampler: no futex_waitv tracepoints (", status.message(),
                      "); mutex profiles see futex(2) waits only"));
@@ -204,7 +158,7 @@ void OffCpuSampler::Detach(OffCpuKind kind) {
   ++impl.skeleton->bss->generation[k];
   if (kind == OffCpuKind::kBlock) {
     // No program of this kind runs once its links are closed.
-    ClearU32Map(bpf_map__fd(impl.skeleton->maps.pending));
+    libbpf::ClearHashMap(bpf_map__fd(impl.skeleton->maps.pending), sizeof(uint32_t));
     impl.skeleton->bss->pending_count = 0;
   }
 }
@@ -288,43 +242,18 @@ std::vector<WaitInProgress> OffCpuSampler::WaitsInProgress(OffCpuKind kind) cons
   return result;
 }
 
-int OffCpuSampler::Impl::OnRecord(void* context, void* data, size_t size) {
-  auto* impl = static_cast<Impl*>(context);
-  if (size < sizeof(pprofd_offcpu_event)) return 0;
-  if (impl->on_event == nullptr || !*impl->on_event) return 0;
-  const auto* event = static_cast<const pprofd_offcpu_event*>(data);
-  size_t user_bytes = std::min<size_t>(event->user_stack_len, size - sizeof(pprofd_offcpu_event));
-  size_t kernel_frames = 0;
-  if (event->kernel_stack_len > 0) {
-    kernel_frames = std::min<size_t>(static_cast<size_t>(event->kernel_stack_len) / 8,
-                                     PPROFD_MAX_KERNEL_FRAMES);
-  }
-  const auto* kernel_stack = reinterpret_cast<const uint64_t*>(event->kernel_stack);
-  (*impl->on_event)(
-      RawOffCpuEvent{event, {kernel_stack, kernel_frames}, {event->user_stack, user_bytes}});
-  return 0;
-}
-
 int OffCpuSampler::Drain(const std::function<void(const RawOffCpuEvent&)>& on_event) {
-  Impl& impl = *impl_;
-  impl.on_event = &on_event;
-  int consumed = ring_buffer__consume(impl.ring.get());
-  impl.on_event = nullptr;
-  return consumed < 0 ? 0 : consumed;
+  return impl_->ring.Drain([&](std::span<const uint8_t> record) {
+    if (record.size() < sizeof(pprofd_offcpu_event) || !on_event) return;
+    const auto* event = reinterpret_cast<const pprofd_offcpu_event*>(record.data());
+    on_event(RawOffCpuEvent{event, KernelStackOf(*event), UserStackOf(*event, record.size())});
+  });
 }
 
 OffCpuStats OffCpuSampler::Stats(OffCpuKind kind) const {
   std::array<uint64_t, PPROFD_OFFCPU_STAT_COUNT> totals{};
-  int cpus = libbpf_num_possible_cpus();
-  if (cpus > 0) {
-    std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
-    const int fd = bpf_map__fd(impl_->skeleton->maps.stats);
-    for (uint32_t stat = 0; stat < PPROFD_OFFCPU_STAT_COUNT; ++stat) {
-      uint32_t key = static_cast<uint32_t>(kind) * PPROFD_OFFCPU_STAT_COUNT + stat;
-      if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) != 0) continue;
-      for (uint64_t value : per_cpu) totals[stat] += value;
-    }
-  }
+  libbpf::SumPerCpu(bpf_map__fd(impl_->skeleton->maps.stats),
+                    static_cast<uint32_t>(kind) * PPROFD_OFFCPU_STAT_COUNT, totals);
   OffCpuStats stats;
   stats.events = totals[PPROFD_OFFCPU_STAT_EVENTS];
   stats.sampled = totals[PPROFD_OFFCPU_STAT_SAMPLED];

@@ -4,7 +4,6 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <poll.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -15,6 +14,14 @@
 #include <unordered_set>
 #include <vector>
 
+#include "agent/libbpf/free_with.h"
+#include "agent/libbpf/link.h"
+#include "agent/libbpf/map_ops.h"
+#include "agent/libbpf/ring_reader.h"
+#include "agent/libbpf/ring_size.h"
+#include "agent/libbpf/skeleton.h"
+#include "agent/sampling/record_stacks.h"
+#include "agent/sampling/target_constants.h"
 #include "base/log.h"
 #include "base/scoped_fd.h"
 #include "thread_snapshot.skel.h"
@@ -26,26 +33,16 @@ namespace {
 // faster than it can be walked, and the snapshot keeps what it has.
 constexpr uint32_t kMaxPasses = 8;
 
-size_t NextPowerOfTwo(size_t n) {
-  size_t power = 1;
-  while (power < n) power <<= 1;
-  return power;
-}
-
-// Bytes one record takes in the ring buffer: an 8-byte header, the data rounded up to 8.
+// Bytes one record takes in the ring buffer.
 size_t RingRecordBytes(uint32_t stack_bytes) {
-  return 8 + ((sizeof(pprofd_thread_record) + stack_bytes + 7) & ~size_t{7});
+  return libbpf::RingRecordBytes(sizeof(pprofd_thread_record) + stack_bytes);
 }
 
 // Room for 64 records: each read() of the iterator visits fewer threads than fit, and the ring is
 // drained in between, so the size does not depend on the thread count (2 MiB at 16 KiB stacks).
 size_t RingBytesFor(uint32_t stack_bytes) {
-  return std::clamp<size_t>(NextPowerOfTwo(RingRecordBytes(stack_bytes) * 64), 1 << 20, 64 << 20);
+  return libbpf::RingBufferBytes(RingRecordBytes(stack_bytes) * 64, 1 << 20, 64 << 20);
 }
-
-struct BtfDeleter {
-  void operator()(btf* b) const { btf__free(b); }
-};
 
 bool HasEnumValue(const btf* b, const char* enum_name, const char* value_name) {
   const __s32 id = btf__find_by_name_kind(b, enum_name, BTF_KIND_ENUM);
@@ -63,9 +60,9 @@ bool HasEnumValue(const btf* b, const char* enum_name, const char* value_name) {
 // load or attach would only say EINVAL or ESRCH, and an old kernel would even accept a pid filter
 // it ignores.
 Status CheckKernelFeatures(const std::string& btf_custom_path) {
-  std::unique_ptr<btf, BtfDeleter> kernel_btf(btf_custom_path.empty()
-                                                  ? btf__load_vmlinux_btf()
-                                                  : btf__parse(btf_custom_path.c_str(), nullptr));
+  libbpf::Owned<btf, btf__free> kernel_btf(btf_custom_path.empty()
+                                               ? btf__load_vmlinux_btf()
+                                               : btf__parse(btf_custom_path.c_str(), nullptr));
   if (!kernel_btf) {
     const int err = errno;
     return ErrnoError(btf_custom_path.empty()
@@ -108,21 +105,10 @@ bool ProcessExited(int pidfd) {
 }  // namespace
 
 struct ThreadSnapshotter::Impl {
-  struct SkeletonDeleter {
-    void operator()(thread_snapshot* skeleton) const { thread_snapshot__destroy(skeleton); }
-  };
-  struct RingBufferDeleter {
-    void operator()(ring_buffer* ring) const { ring_buffer__free(ring); }
-  };
-  struct LinkDeleter {
-    void operator()(bpf_link* link) const { bpf_link__destroy(link); }
-  };
-
-  using Link = std::unique_ptr<bpf_link, LinkDeleter>;
-
-  static int OnRecord(void* context, void* data, size_t size);
   // The iterator program bound to the target's threads (the kernel walks no other task).
-  StatusOr<Link> AttachIterator();
+  StatusOr<libbpf::Link> AttachIterator();
+  // Delivers the records waiting in the ring buffer that no earlier walk of this Take delivered.
+  void DeliverRecords(const std::function<void(const RawThreadRecord&)>& on_thread);
 
   pid_t target_pid = 0;
   uint32_t stack_bytes = 0;
@@ -130,51 +116,37 @@ struct ThreadSnapshotter::Impl {
   uint32_t batch_threads = 0;
   // Destruction order: the ring buffer reader, the skeleton, then the pidfd.
   ScopedFd pidfd;
-  std::unique_ptr<thread_snapshot, SkeletonDeleter> skeleton;
-  std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
+  libbpf::Skeleton<thread_snapshot> skeleton;
+  libbpf::RingReader ring;
 
-  // State of the Take() in progress.
-  const std::function<void(const RawThreadRecord&)>* on_thread = nullptr;
+  // Threads the Take() in progress has delivered.
   std::unordered_set<uint32_t> delivered;
 };
 
-StatusOr<ThreadSnapshotter::Impl::Link> ThreadSnapshotter::Impl::AttachIterator() {
+StatusOr<libbpf::Link> ThreadSnapshotter::Impl::AttachIterator() {
   union bpf_iter_link_info link_info;
   std::memset(&link_info, 0, sizeof(link_info));
   link_info.task.pid_fd = static_cast<__u32>(pidfd.get());
   LIBBPF_OPTS(bpf_iter_attach_opts, attach_opts, .link_info = &link_info,
               .link_info_len = sizeof(link_info));
-  Link link(bpf_program__attach_iter(skeleton->progs.snapshot_threads, &attach_opts));
-  if (!link) return ErrnoError(StrCat("attach thread iterator to process ", target_pid), errno);
-  return link;
+  return libbpf::TakeLink(bpf_program__attach_iter(skeleton->progs.snapshot_threads, &attach_opts),
+                          StrCat("attach thread iterator to process ", target_pid));
 }
 
-int ThreadSnapshotter::Impl::OnRecord(void* context, void* data, size_t size) {
-  auto* self = static_cast<Impl*>(context);
-  if (size < sizeof(pprofd_thread_record) || self->on_thread == nullptr) return 0;
-  const auto* header = static_cast<const pprofd_thread_record*>(data);
-  // A later walk of the thread list repeats the threads an earlier one already recorded.
-  if (!self->delivered.insert(header->tid).second) return 0;
-  const size_t kernel_frames =
-      header->kernel_stack_len > 0
-          ? std::min<size_t>(header->kernel_stack_len / sizeof(uint64_t), PPROFD_MAX_KERNEL_FRAMES)
-          : 0;
-  const size_t user_bytes =
-      std::min<size_t>(header->user_stack_len, size - sizeof(pprofd_thread_record));
-  RawThreadRecord record{header,
-                         {reinterpret_cast<const uint64_t*>(header->kernel_stack), kernel_frames},
-                         {header->user_stack, user_bytes}};
-  (*self->on_thread)(record);
-  return 0;
+void ThreadSnapshotter::Impl::DeliverRecords(
+    const std::function<void(const RawThreadRecord&)>& on_thread) {
+  ring.Drain([&](std::span<const uint8_t> record) {
+    if (record.size() < sizeof(pprofd_thread_record)) return;
+    const auto* header = reinterpret_cast<const pprofd_thread_record*>(record.data());
+    // A later walk of the thread list repeats the threads an earlier one already recorded.
+    if (!delivered.insert(header->tid).second) return;
+    on_thread(RawThreadRecord{header, KernelStackOf(*header), UserStackOf(*header, record.size())});
+  });
 }
 
 StatusOr<std::unique_ptr<ThreadSnapshotter>> ThreadSnapshotter::Create(
     const ThreadSnapshotOptions& options) {
-  if (options.stack_bytes == 0 || options.stack_bytes % PPROFD_PAGE_SIZE != 0 ||
-      options.stack_bytes > PPROFD_MAX_STACK_BYTES) {
-    return Status::Error(StrCat("bad stack size ", options.stack_bytes, ": want a multiple of ",
-                                PPROFD_PAGE_SIZE, " up to ", PPROFD_MAX_STACK_BYTES));
-  }
+  if (Status s = CheckStackBytes(options.stack_bytes); !s.ok()) return s;
   if (options.target_pid <= 0) return Status::Error(StrCat("bad target pid ", options.target_pid));
   if (Status features = CheckKernelFeatures(options.btf_custom_path); !features.ok()) {
     return features;
@@ -198,38 +170,24 @@ StatusOr<std::unique_ptr<ThreadSnapshotter>> ThreadSnapshotter::Create(
   }
   impl.pidfd.Reset(pidfd);
 
-  struct stat pidns;
-  if (::stat("/proc/self/ns/pid", &pidns) != 0) return ErrnoError("stat /proc/self/ns/pid", errno);
-
-  LIBBPF_OPTS(bpf_object_open_opts, open_opts,
-              .btf_custom_path =
-                  options.btf_custom_path.empty() ? nullptr : options.btf_custom_path.c_str());
-  impl.skeleton.reset(thread_snapshot__open_opts(&open_opts));
-  if (!impl.skeleton) return ErrnoError("open BPF program thread_snapshot", errno);
+  auto opened = libbpf::Skeleton<thread_snapshot>::Open("thread_snapshot", options.btf_custom_path);
+  if (!opened.ok()) return opened.status();
+  impl.skeleton = std::move(*opened);
   thread_snapshot* skeleton = impl.skeleton.get();
-  skeleton->rodata->target_tgid = static_cast<uint32_t>(options.target_pid);
-  skeleton->rodata->pidns_ino = pidns.st_ino;
-  skeleton->rodata->stack_bytes = options.stack_bytes;
+  if (Status s = SetTargetConstants(skeleton, options.target_pid, options.stack_bytes); !s.ok()) {
+    return s;
+  }
   impl.ring_bytes = RingBytesFor(options.stack_bytes);
   // One record of slack: the read that visits `batch_threads` threads may start on a thread the
   // previous read already fetched.
   impl.batch_threads =
       static_cast<uint32_t>(impl.ring_bytes / RingRecordBytes(options.stack_bytes)) - 1;
-  if (int err = bpf_map__set_max_entries(skeleton->maps.records, impl.ring_bytes); err != 0) {
-    return ErrnoError("size ring buffer of thread_snapshot", -err);
-  }
-  if (int err = thread_snapshot__load(skeleton); err != 0) {
-    std::string message = StrCat("load BPF program thread_snapshot: ", std::strerror(-err));
-    if (err == -EPERM || err == -EACCES) {
-      message += "; pprofd needs CAP_BPF and CAP_PERFMON (or root)";
-    } else {
-      message += " (the verifier's log is above)";
-    }
-    return Status::Error(message);
-  }
-  impl.ring.reset(
-      ring_buffer__new(bpf_map__fd(skeleton->maps.records), &Impl::OnRecord, &impl, nullptr));
-  if (!impl.ring) return ErrnoError("open ring buffer of thread_snapshot", errno);
+  if (Status s = libbpf::SizeMap(skeleton->maps.records, impl.ring_bytes); !s.ok()) return s;
+  if (Status s = impl.skeleton.Load(); !s.ok()) return s;
+  auto ring = libbpf::RingReader::Open(bpf_map__fd(skeleton->maps.records),
+                                       "open ring buffer of thread_snapshot");
+  if (!ring.ok()) return ring.status();
+  impl.ring = std::move(*ring);
 
   // Binding the iterator to the target fails here, at start-up, on kernels without the pid filter.
   // The link is not kept: an idle agent holds no BPF links, and each Take() binds its own.
@@ -251,12 +209,7 @@ StatusOr<ThreadSnapshotStats> ThreadSnapshotter::Take(
   };
   if (ProcessExited(impl.pidfd.get())) return exited_error();
 
-  impl.on_thread = &on_thread;
   impl.delivered.clear();
-  struct Reset {
-    Impl* impl;
-    ~Reset() { impl->on_thread = nullptr; }
-  } reset{&impl};
 
   auto link = impl.AttachIterator();
   if (!link.ok()) {
@@ -291,7 +244,7 @@ StatusOr<ThreadSnapshotStats> ThreadSnapshotter::Take(
         visited_any = true;
         last = visits[count - 1];
       }
-      ring_buffer__consume(impl.ring.get());
+      impl.DeliverRecords(on_thread);
       if (n == 0) break;
     }
     for (uint32_t tid : impl.delivered) lost.erase(tid);

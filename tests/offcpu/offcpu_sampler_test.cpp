@@ -13,7 +13,7 @@
 #include <set>
 #include <thread>
 
-#include "agent/sampling/bpf_log.h"
+#include "agent/libbpf/bpf_log.h"
 #include "agent/target/thread_syscall.h"
 #include "tests/offcpu/offcpu_test_support.h"
 
@@ -27,7 +27,7 @@ using testing::OffCpuTarget;
 using testing::Record;
 
 std::unique_ptr<OffCpuSampler> MustCreate(pid_t pid) {
-  RouteLibbpfLogsToLogger();
+  libbpf::RouteLibbpfLogsToLogger();
   OffCpuSamplerOptions options;
   options.target_pid = pid;
   auto sampler = OffCpuSampler::Create(options);

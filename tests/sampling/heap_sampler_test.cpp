@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/sampling/bpf_log.h"
+#include "agent/libbpf/bpf_log.h"
 #include "tests/sampling/heap_test_support.h"
 
 namespace pprofd::sampling {
@@ -115,7 +115,7 @@ TEST_CASE("ExponentialIntervals have the mean and median of Exp(rate)", "[heap_s
 }
 
 TEST_CASE("HeapSampler reports every allocator call at rate 1", "[heap_sampler][bpf]") {
-  RouteLibbpfLogsToLogger();
+  libbpf::RouteLibbpfLogsToLogger();
   const bool classic = GENERATE(false, true);
   CAPTURE(classic);
   ProbeTarget target;

@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
+#include "agent/libbpf/bpf_log.h"
 #include "agent/profiles/frame_symbolizer.h"
 #include "agent/profiles/stack_normalizer.h"
-#include "agent/sampling/bpf_log.h"
 #include "base/scoped_fd.h"
 #include "symbolizer/address_space.h"
 #include "symbolizer/elf_cache.h"
@@ -40,7 +40,7 @@ using pprofd::testing::JoinNames;
 class Target {
  public:
   explicit Target(std::vector<std::string> args) {
-    RouteLibbpfLogsToLogger();
+    libbpf::RouteLibbpfLogsToLogger();
     // Quit() writes to targets that may have died already.
     signal(SIGPIPE, SIG_IGN);
     int in[2], out[2];

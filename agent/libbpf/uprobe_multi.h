@@ -12,7 +12,7 @@
 #include "base/scoped_fd.h"
 #include "base/status.h"
 
-namespace pprofd::sampling {
+namespace pprofd::libbpf {
 
 // enum bpf_attach_type values of the kernel (absent from the installed uapi headers).
 inline constexpr uint32_t kAttachUprobeMulti = 48;    // BPF_TRACE_UPROBE_MULTI, kernel >= 6.6
@@ -27,4 +27,4 @@ StatusOr<ScopedFd> AttachUprobeMulti(int prog_fd, uint32_t attach_type, const st
                                      std::span<const uint64_t> cookies, pid_t pid,
                                      int* err = nullptr);
 
-}  // namespace pprofd::sampling
+}  // namespace pprofd::libbpf

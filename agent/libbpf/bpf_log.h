@@ -1,8 +1,8 @@
 // Routes libbpf's own output (the verifier's error among it) through the agent's logger.
 #pragma once
 
-namespace pprofd::sampling {
+namespace pprofd::libbpf {
 
 void RouteLibbpfLogsToLogger();
 
-}  // namespace pprofd::sampling
+}  // namespace pprofd::libbpf

@@ -1,4 +1,4 @@
-#include "agent/sampling/uprobe_multi.h"
+#include "agent/libbpf/uprobe_multi.h"
 
 #include <linux/bpf.h>
 #include <sys/syscall.h>
@@ -10,7 +10,7 @@
 
 #include "base/log.h"
 
-namespace pprofd::sampling {
+namespace pprofd::libbpf {
 namespace {
 
 // The link_create member of the kernel's union bpf_attr with its uprobe_multi variant, as laid
@@ -60,4 +60,4 @@ StatusOr<ScopedFd> AttachUprobeMulti(int prog_fd, uint32_t attach_type, const st
   return ScopedFd(fd);
 }
 
-}  // namespace pprofd::sampling
+}  // namespace pprofd::libbpf

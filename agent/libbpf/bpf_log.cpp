@@ -1,4 +1,4 @@
-#include "agent/sampling/bpf_log.h"
+#include "agent/libbpf/bpf_log.h"
 
 #include <bpf/libbpf.h>
 
@@ -8,7 +8,7 @@
 
 #include "base/log.h"
 
-namespace pprofd::sampling {
+namespace pprofd::libbpf {
 namespace {
 
 int PrintLibbpf(enum libbpf_print_level level, const char* format, va_list args) {
@@ -34,4 +34,4 @@ int PrintLibbpf(enum libbpf_print_level level, const char* format, va_list args)
 
 void RouteLibbpfLogsToLogger() { libbpf_set_print(PrintLibbpf); }
 
-}  // namespace pprofd::sampling
+}  // namespace pprofd::libbpf
