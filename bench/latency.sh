@@ -3,7 +3,8 @@
 # to a freshly attached pprofd (cold caches: every module's ELF/DWARF opened, every rule decoded)
 # and for a second request to the same pprofd; plus the agent's CPU per sample of each.
 #
-# usage: bench/latency.sh OUT_DIR   (env: RUNS=5, SECONDS_PER_PROFILE=5, HZS="99 999", THREADS=2)
+# usage: bench/latency.sh OUT_DIR   (env: RUNS=5, SECONDS_PER_PROFILE=5, HZS="99 999", THREADS=2,
+#                                    PPROFD_BASE: another build to measure alternately, as "base")
 # Writes OUT_DIR/latency.csv (one line per request) and prints/writes OUT_DIR/latency.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -49,6 +50,12 @@ for run in $(seq "${RUNS}"); do
     request "${hz}" "${run}" first
     request "${hz}" "${run}" second
     stop_pprofd
+    if [[ -n ${PPROFD_BASE:-} ]]; then
+      start_pprofd "${WL_PID}" "${PPROFD_BASE}"
+      request "${hz}" "${run}" base-first
+      request "${hz}" "${run}" base-second
+      stop_pprofd
+    fi
   done
 done
 finish_workload
@@ -58,7 +65,7 @@ summarize() {
   echo "| hz | request | latency median | latency max | samples | agent CPU per sample (incl. BPF) |"
   echo "|---|---|---|---|---|---|"
   for hz in ${HZS}; do
-    for which in first second; do
+    for which in first second ${PPROFD_BASE:+base-first base-second}; do
       col() { awk -F, -v h="${hz}" -v w="${which}" -v c="$1" '$1 == h && $3 == w { print $c }' "${CSV}"; }
       lat_med=$(col 4 | median)
       lat_max=$(col 4 | sort -g | tail -1)

@@ -4,7 +4,8 @@
 # modes alternating.
 #
 # usage: bench/overhead.sh OUT_DIR   (env: RUNS=5, THREADS="2 1", ITERATIONS=1000000,
-#                                     MODES="baseline pprofd-99 pprofd-999 perf-99 perf-999")
+#                                     MODES="baseline pprofd-99 pprofd-999 perf-99 perf-999";
+#                                     base-99 and base-999 run PPROFD_BASE, another build)
 # Writes OUT_DIR/overhead.csv (one line per run) and prints/writes OUT_DIR/overhead.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -51,9 +52,11 @@ run_one() {
       workload_go
       workload_wait_result
       ;;
-    pprofd-*)
-      local hz=${mode#pprofd-} profile="${BENCH_TMP}/profile.pb.gz" cpu0 cpu1 bpf curl_pid
-      start_pprofd "${WL_PID}"
+    pprofd-* | base-*)
+      local hz=${mode#*-} profile="${BENCH_TMP}/profile.pb.gz" cpu0 cpu1 bpf curl_pid
+      local binary=${PPROFD}
+      if [[ ${mode} == base-* ]]; then binary=${PPROFD_BASE:?base modes need PPROFD_BASE}; fi
+      start_pprofd "${WL_PID}" "${binary}"
       cpu0=$(task_cpu_ns "${PP_PID}")
       # One profile covering the whole run; the sampler is enabled when the request arrives.
       curl -sf -o "${profile}" "${PP_URL}/debug/pprof/profile?seconds=${window}&hz=${hz}" &
