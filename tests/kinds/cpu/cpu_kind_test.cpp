@@ -10,7 +10,7 @@
 
 #include "base/log.h"
 #include "tests/host/sleeping_child.h"
-#include "tests/profiles/go_tool.h"
+#include "tests/support/go_tool.h"
 
 namespace pprofd::kinds::cpu {
 namespace {

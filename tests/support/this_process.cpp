@@ -1,4 +1,4 @@
-#include "tests/profiles/this_process.h"
+#include "tests/support/this_process.h"
 
 #include <dlfcn.h>
 #include <unistd.h>

@@ -8,7 +8,7 @@
 #include <tuple>
 #include <vector>
 
-#include "tests/profiles/go_tool.h"
+#include "tests/support/go_tool.h"
 
 namespace pprofd::profiles {
 namespace {

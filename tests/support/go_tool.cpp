@@ -1,4 +1,4 @@
-#include "tests/profiles/go_tool.h"
+#include "tests/support/go_tool.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
