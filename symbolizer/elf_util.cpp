@@ -49,17 +49,29 @@ std::string HexEncode(const uint8_t* bytes, size_t size) {
 }
 
 StatusOr<OpenedElf> OpenElf(const std::string& path) {
+  auto file = OpenRegularFile(path);
+  if (!file.ok()) return file.status();
+  return OpenElfFromFile(std::move(file).value(), path);
+}
+
+StatusOr<OpenedElf> OpenElfFromFile(RegularFile file, const std::string& name) {
   InitLibelfOnce();
   OpenedElf opened;
-  opened.fd.Reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!opened.fd.valid()) return ErrnoError("open " + path, errno);
-  opened.elf.reset(elf_begin(opened.fd.get(), ELF_C_READ_MMAP, nullptr));
+  opened.fd = std::move(file.fd);
+  opened.size = file.size;
+  opened.device = file.device;
+  opened.inode = file.inode;
+  opened.mtime_ns = file.mtime_ns;
+  // Read, not mapped: the target owns the file and may truncate it while pprofd holds it; a
+  // mapping would then raise SIGBUS on the next read of a page past the new end. libelf reads
+  // with pread, lazily (headers at once, each section when first asked for), so a truncated
+  // file gives read errors (a frame left unnamed), and the memory is the sections read, not the
+  // file (see docs/design-notes.md, issue 13).
+  opened.elf.reset(elf_begin(opened.fd.get(), ELF_C_READ, nullptr));
   if (opened.elf == nullptr) {
-    return Status::Error(path + ": not readable as ELF: " + elf_errmsg(-1));
+    return Status::Error(name + ": not readable as ELF: " + elf_errmsg(-1));
   }
-  if (elf_kind(opened.elf.get()) != ELF_K_ELF) {
-    return Status::Error(path + ": not an ELF object");
-  }
+  if (elf_kind(opened.elf.get()) != ELF_K_ELF) return Status::Error(name + ": not an ELF object");
   return opened;
 }
 
