@@ -5,6 +5,8 @@
 // is 90 s; pprofd promises 5 s (the shutdown deadline after which connections are closed) plus
 // the time to detach.
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <catch2/catch.hpp>
