@@ -29,9 +29,5 @@ done
 # -timeout: one input taking longer is a finding (a hang); -rss_limit_mb: so is memory past 2 GiB.
 max_len=65536
 [ "$what" = fuzz_elf_file ] && max_len=1048576  # whole small executables
-# The suppressions name functions of libelf, which has no frame pointers: unwind allocations
-# the slow way so that their stacks reach those functions.
-export ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-export LSAN_OPTIONS="suppressions=$src/tests/fuzz/lsan.supp:print_suppressions=0"
 exec "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" \
   -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" "$seeds"
