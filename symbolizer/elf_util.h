@@ -29,7 +29,8 @@ using ElfPtr = std::unique_ptr<Elf, ElfDeleter>;
 using DwarfPtr = std::unique_ptr<Dwarf, DwarfDeleter>;
 using DwarfCfiPtr = std::unique_ptr<Dwarf_CFI, DwarfCfiDeleter>;
 
-// An ELF file kept open: the Elf* reads through the fd (pread, lazily), so the fd outlives it.
+// An ELF file kept open: the Elf* holds a copy of the file, or reads it through the fd (pread,
+// lazily) when it is large, so the fd outlives it.
 struct OpenedElf {
   ScopedFd fd;
   ElfPtr elf;  // declared after fd: released first

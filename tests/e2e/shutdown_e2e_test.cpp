@@ -4,9 +4,9 @@
 // and following a restart under --pidfile while no target runs. systemd's default stop timeout
 // is 90 s; pprofd promises 5 s (the shutdown deadline after which connections are closed) plus
 // the time to detach.
-#include <signal.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <catch2/catch.hpp>
