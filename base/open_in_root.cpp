@@ -164,13 +164,25 @@ StatusOr<ScopedFd> ResolveInRoot(int root_fd, std::string_view path, ResolveMode
 StatusOr<RegularFile> OpenRegularFileInRoot(int root_fd, std::string_view path, ResolveMode mode) {
   auto located = ResolveInRoot(root_fd, path, mode);
   if (!located.ok()) return located.status();
+  return ReopenIfRegular(std::move(located).value(), path);
+}
+
+StatusOr<RegularFile> OpenRegularFile(const std::string& path) {
+  // O_PATH follows the symlinks (the /proc/PID/root and map_files links among them) without
+  // opening the file: a FIFO or device found there is not opened at all.
+  ScopedFd located(::open(path.c_str(), O_PATH | O_CLOEXEC));
+  if (!located.valid()) return ErrnoError("open " + path, errno);
+  return ReopenIfRegular(std::move(located), path);
+}
+
+StatusOr<RegularFile> ReopenIfRegular(ScopedFd located, std::string_view path) {
   struct stat st;
-  if (::fstat(located->get(), &st) != 0) return ErrnoError(StrCat("stat ", path), errno);
+  if (::fstat(located.get(), &st) != 0) return ErrnoError(StrCat("stat ", path), errno);
   if (!S_ISREG(st.st_mode)) {
     return Status::Error(StrCat(path, ": ", FileTypeName(st.st_mode), ", not a regular file"));
   }
   // Reopen the very inode the O_PATH descriptor holds (the path may have changed since).
-  const std::string self = StrCat("/proc/self/fd/", located->get());
+  const std::string self = StrCat("/proc/self/fd/", located.get());
   RegularFile file;
   file.fd.Reset(::open(self.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!file.fd.valid()) return ErrnoError(StrCat("open ", path), errno);
@@ -182,6 +194,7 @@ StatusOr<RegularFile> OpenRegularFileInRoot(int root_fd, std::string_view path, 
   file.size = static_cast<uint64_t>(opened.st_size);
   file.device = opened.st_dev;
   file.inode = opened.st_ino;
+  file.mtime_ns = static_cast<int64_t>(opened.st_mtim.tv_sec) * 1000000000 + opened.st_mtim.tv_nsec;
   return file;
 }
 

@@ -47,6 +47,7 @@ struct RegularFile {
   uint64_t size = 0;
   dev_t device = 0;
   ino_t inode = 0;
+  int64_t mtime_ns = 0;
 };
 
 // Resolves `path` under `root_fd` and opens it for reading (O_RDONLY | O_NONBLOCK | O_NOCTTY |
@@ -54,6 +55,16 @@ struct RegularFile {
 // it is opened. The error names `path` and the reason.
 StatusOr<RegularFile> OpenRegularFileInRoot(int root_fd, std::string_view path,
                                             ResolveMode mode = ResolveMode::kAuto);
+
+// Opens `path` as the agent itself resolves it (symlinks followed, /proc magic links included:
+// for the target's own mapped files under /proc/PID/root or /proc/PID/map_files, already found
+// by the caller), with the same rule: O_PATH first, and only a regular file is opened for reading,
+// non-blocking. A FIFO or device swapped in at the path is refused without being opened.
+StatusOr<RegularFile> OpenRegularFile(const std::string& path);
+
+// The second half of both: `located` is an O_PATH descriptor of `path`; opens that very inode for
+// reading if it is a regular file.
+StatusOr<RegularFile> ReopenIfRegular(ScopedFd located, std::string_view path);
 
 // True when the running kernel resolves with openat2 (probed once).
 bool KernelHasOpenat2();

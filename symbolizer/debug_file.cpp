@@ -57,20 +57,6 @@ struct Root {
   }
 };
 
-// Like OpenElf, over a descriptor already opened (and checked) by the caller.
-StatusOr<OpenedElf> OpenElfFromFd(ScopedFd fd, const std::string& name) {
-  static std::once_flag once;
-  std::call_once(once, [] { elf_version(EV_CURRENT); });
-  OpenedElf opened;
-  opened.fd = std::move(fd);
-  opened.elf.reset(elf_begin(opened.fd.get(), ELF_C_READ_MMAP, nullptr));
-  if (opened.elf == nullptr) {
-    return Status::Error(StrCat(name, ": not readable as ELF: ", elf_errmsg(-1)));
-  }
-  if (elf_kind(opened.elf.get()) != ELF_K_ELF) return Status::Error(name + ": not an ELF object");
-  return opened;
-}
-
 // The candidate at `path_in_root` as an ELF object, if it is a regular file.
 std::optional<DebugFile> OpenCandidate(const Root& root, const std::string& path_in_root,
                                        RegularFile* file_out = nullptr) {
@@ -83,15 +69,15 @@ std::optional<DebugFile> OpenCandidate(const Root& root, const std::string& path
     return std::nullopt;
   }
   const std::string shown = root.Describe(path_in_root);
-  auto opened = OpenElfFromFd(std::move(file->fd), shown);
-  if (!opened.ok()) {
-    LogDebug(opened.status().message());
-    return std::nullopt;
-  }
   if (file_out != nullptr) {
     file_out->size = file->size;
     file_out->device = file->device;
     file_out->inode = file->inode;
+  }
+  auto opened = OpenElfFromFile(std::move(file).value(), shown);
+  if (!opened.ok()) {
+    LogDebug(opened.status().message());
+    return std::nullopt;
   }
   return DebugFile{shown, std::move(opened).value()};
 }

@@ -84,6 +84,12 @@ StatusOr<std::shared_ptr<ElfFile>> ElfCache::Get(const std::string& path, const 
     return opened.status();
   }
   std::shared_ptr<ElfFile> file = std::move(opened).value();
+  if (FileKey{file->device(), file->inode(), static_cast<off_t>(file->file_size()),
+              file->mtime_ns()} != key) {
+    // Replaced between the stat and the open: not the file the caller located (and checked
+    // against the target's maps). Not remembered: the next lookup starts over.
+    return Status::Error(StrCat(path, ": changed while being opened"));
+  }
   if (!file->build_id().empty()) {
     auto& shared = by_build_id_[file->build_id()];
     if (std::shared_ptr<ElfFile> existing = shared.lock()) {

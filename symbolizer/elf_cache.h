@@ -2,7 +2,8 @@
 // mtime) so a file is opened once; files with equal build-ids share one ElfFile even when reached
 // by different paths (containers, hard links).
 //
-// What keeps a file open, and for how long (each open file costs an fd and the mapped file):
+// What keeps a file open, and for how long (each open file costs an fd and its bytes: a copy in
+// memory, or the sections read for a file over 64 MiB):
 // - the files the target maps right now: the AddressSpace holds them;
 // - files nobody else holds any more ("idle": their module left the target's maps, yet samples
 //   of it may still wait for a profile to name them): the cache keeps the most recently used

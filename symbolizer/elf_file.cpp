@@ -10,6 +10,7 @@
 #include "symbolizer/debug_file.h"
 #include "symbolizer/debug_info.h"
 #include "symbolizer/demangle.h"
+#include "symbolizer/eh_frame_scan.h"
 #include "symbolizer/elf_util.h"
 #include "symbolizer/symbol_table.h"
 
@@ -39,6 +40,8 @@ struct ElfFile::Impl {
   DwarfPtr alt_dwarf;
   DwarfPtr dwarf;
   DwarfCfiPtr eh_frame;
+  std::unique_ptr<EhFrameScan> eh_frame_scan;
+  bool eh_frame_scan_tried = false;
   std::vector<LoadSegment> segments;
   std::unique_ptr<DebugInfo> debug_info;  // null without DWARF
   std::string root;
@@ -93,6 +96,10 @@ StatusOr<std::shared_ptr<ElfFile>> ElfFile::Open(const std::string& path, const 
   impl.main = std::move(opened).value();
   Elf* elf = impl.main.elf.get();
   file->path_ = path;
+  file->device_ = impl.main.device;
+  file->inode_ = impl.main.inode;
+  file->file_size_ = impl.main.size;
+  file->mtime_ns_ = impl.main.mtime_ns;
 
   GElf_Ehdr ehdr;
   if (gelf_getehdr(elf, &ehdr) == nullptr) {
@@ -191,6 +198,18 @@ bool ElfFile::InferredSizeHolds(const SymbolTable::Symbol& symbol, uint64_t vadd
 Dwarf_CFI* ElfFile::debug_frame_cfi() const {
   impl_->LoadDwarf();
   return impl_->debug_frame;
+}
+
+Dwarf_CFI* ElfFile::eh_frame_scan_cfi() const {
+  Impl& impl = *impl_;
+  if (!impl.eh_frame_scan_tried) {
+    impl.eh_frame_scan_tried = true;
+    Elf* elf = impl.main.elf.get();
+    if (eh_frame_cfi_ == nullptr || FindSection(elf, ".eh_frame_hdr") != nullptr) {
+      impl.eh_frame_scan = EhFrameScan::Create(elf);
+    }
+  }
+  return impl.eh_frame_scan ? impl.eh_frame_scan->cfi() : nullptr;
 }
 
 std::vector<SourceFrame> ElfFile::Symbolize(uint64_t vaddr) {

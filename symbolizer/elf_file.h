@@ -8,6 +8,7 @@
 
 #include <elfutils/libdw.h>
 #include <libelf.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <memory>
@@ -42,6 +43,11 @@ class ElfFile {
   const std::string& path() const { return path_; }
   // Lower-case hex of NT_GNU_BUILD_ID, empty when the file has none.
   const std::string& build_id() const { return build_id_; }
+  // The file opened, as fstat saw it then (its path may name another file since).
+  dev_t device() const { return device_; }
+  ino_t inode() const { return inode_; }
+  uint64_t file_size() const { return file_size_; }
+  int64_t mtime_ns() const { return mtime_ns_; }
   // True for ET_DYN (PIE executables and shared libraries).
   bool is_position_independent() const { return position_independent_; }
 
@@ -56,6 +62,11 @@ class ElfFile {
   // no answer.
   Dwarf_CFI* eh_frame_cfi() const { return eh_frame_cfi_; }
   Dwarf_CFI* debug_frame_cfi() const;
+  // .eh_frame scanned without its .eh_frame_hdr (see eh_frame_scan.h): ask when eh_frame_cfi()
+  // has no answer for a pc, in case the header's table is wrong. Built on the first call (a scan
+  // of the whole section, once per file); null when the file has no header to distrust (libdw
+  // scans .eh_frame then already) or no .eh_frame.
+  Dwarf_CFI* eh_frame_scan_cfi() const;
 
   // Frames at link-time address `vaddr`, innermost (most deeply inlined) first. Empty when no
   // function covers the address: never the nearest preceding symbol.
@@ -73,6 +84,10 @@ class ElfFile {
   std::unique_ptr<Impl> impl_;
   std::string path_;
   std::string build_id_;
+  dev_t device_ = 0;
+  ino_t inode_ = 0;
+  uint64_t file_size_ = 0;
+  int64_t mtime_ns_ = 0;
   bool position_independent_ = false;
   bool has_functions_ = false;
   bool has_line_info_ = false;

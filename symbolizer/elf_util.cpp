@@ -10,6 +10,10 @@
 namespace pprofd::symbolizer {
 namespace {
 
+// Files up to this size are copied whole into memory when opened (see OpenElfFromFile): every
+// shared library of a usual process, not the debug-info-laden binaries of a -g build.
+constexpr uint64_t kWholeFileBytes = uint64_t{64} << 20;
+
 void InitLibelfOnce() {
   static std::once_flag once;
   std::call_once(once, [] { elf_version(EV_CURRENT); });
@@ -49,17 +53,36 @@ std::string HexEncode(const uint8_t* bytes, size_t size) {
 }
 
 StatusOr<OpenedElf> OpenElf(const std::string& path) {
+  auto file = OpenRegularFile(path);
+  if (!file.ok()) return file.status();
+  return OpenElfFromFile(std::move(file).value(), path);
+}
+
+StatusOr<OpenedElf> OpenElfFromFile(RegularFile file, const std::string& name) {
   InitLibelfOnce();
   OpenedElf opened;
-  opened.fd.Reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!opened.fd.valid()) return ErrnoError("open " + path, errno);
-  opened.elf.reset(elf_begin(opened.fd.get(), ELF_C_READ_MMAP, nullptr));
+  opened.fd = std::move(file.fd);
+  opened.size = file.size;
+  opened.device = file.device;
+  opened.inode = file.inode;
+  opened.mtime_ns = file.mtime_ns;
+  // Read, not mapped: the target owns the file and may truncate it while pprofd holds it; a
+  // mapping would then raise SIGBUS on the next read of a page past the new end. A file up to
+  // kWholeFileBytes is read whole into a private copy (libelf's ELF_C_FDREAD), from which libelf
+  // and libdw read as from a mapping; a larger one is read lazily with pread (headers at once,
+  // each section when first asked for), which costs less memory for big files that are mostly
+  // debug info libdw reads whole anyway, but libelf 0.188 leaks some section buffers of a corrupt
+  // file in that mode. Either way a truncated file gives read errors (a frame left unnamed). See
+  // docs/design-notes.md (issue 13) for the measured cost.
+  opened.elf.reset(elf_begin(opened.fd.get(), ELF_C_READ, nullptr));
+  if (opened.elf != nullptr && opened.size <= kWholeFileBytes &&
+      elf_cntl(opened.elf.get(), ELF_C_FDREAD) != 0) {
+    return Status::Error(name + ": not readable: " + elf_errmsg(-1));
+  }
   if (opened.elf == nullptr) {
-    return Status::Error(path + ": not readable as ELF: " + elf_errmsg(-1));
+    return Status::Error(name + ": not readable as ELF: " + elf_errmsg(-1));
   }
-  if (elf_kind(opened.elf.get()) != ELF_K_ELF) {
-    return Status::Error(path + ": not an ELF object");
-  }
+  if (elf_kind(opened.elf.get()) != ELF_K_ELF) return Status::Error(name + ": not an ELF object");
   return opened;
 }
 

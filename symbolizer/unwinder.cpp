@@ -168,6 +168,10 @@ struct Unwinder::Impl {
     // .debug_frame only where .eh_frame has nothing: asking for it loads the file's DWARF (tens
     // of ms for a compressed separate debug file such as libc's).
     cached.rule = LookUpFrameRule(elf->eh_frame_cfi(), nullptr, vaddr);
+    // A corrupt .eh_frame_hdr hides intact FDEs: scan .eh_frame itself before giving up on it.
+    if (!cached.rule.has_cfi) {
+      cached.rule = LookUpFrameRule(elf->eh_frame_scan_cfi(), nullptr, vaddr);
+    }
     if (!cached.rule.has_cfi) {
       cached.rule = LookUpFrameRule(nullptr, elf->debug_frame_cfi(), vaddr);
       // Go's linker writes .debug_frame and no .eh_frame, so only pcs whose CFI comes from

@@ -51,6 +51,7 @@ Network:
   --read-timeout S     seconds a client has to send a whole request (default 10)
   --idle-timeout S     seconds a keep-alive connection may wait for its next request
                        (default 60)
+  --max-connections N  connections open at once; more get a one-line 503 (default 256)
 
 Profiling:
   --hz N               default CPU sampling rate, overridable per request with ?hz= (default 99)
@@ -116,6 +117,7 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
                                        "--max-concurrent",
                                        "--read-timeout",
                                        "--idle-timeout",
+                                       "--max-connections",
                                        "--hz",
                                        "--max-hz",
                                        "--max-seconds",
@@ -177,6 +179,9 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
     } else if (flag == "--idle-timeout") {
       status = ParseInt(flag, value, 1, 86400, &number);
       config.idle_timeout_s = static_cast<int>(number);
+    } else if (flag == "--max-connections") {
+      status = ParseInt(flag, value, 1, 100000, &number);
+      config.max_connections = static_cast<int>(number);
     } else if (flag == "--listen") {
       // Checked here so a typo is a command-line error (exit 2), not a start-up failure.
       if (auto endpoint = http::ParseListenAddress(value); !endpoint.ok()) return endpoint.status();

@@ -29,6 +29,7 @@ struct Config {
   int max_concurrent = 8;       // profile requests in flight; beyond it 503
   int read_timeout_s = 10;      // from a request's first byte to its last
   int idle_timeout_s = 60;      // a keep-alive connection with no request
+  int max_connections = 256;    // connections open at once; beyond it a one-line 503
 
   int hz = 99;
   int max_hz = 1000;

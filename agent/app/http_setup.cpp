@@ -27,6 +27,32 @@ void WarnIfExposed(const Config& config, bool authenticated) {
                     "listen on 127.0.0.1"));
 }
 
+// The connections the limits cut off, in /metrics. The registry outlives the server: the
+// collector reads the server's counters through a weak reference.
+void ExportConnectionLimits(const http::HttpServer& server, metrics::Registry* metrics) {
+  metrics->Declare("pprofd_http_connections_open", metrics::Type::kGauge,
+                   "HTTP connections open now (limit: --max-connections).");
+  metrics->Declare("pprofd_http_connections_refused_total", metrics::Type::kCounter,
+                   "HTTP connections answered 503 and closed because --max-connections were open.");
+  metrics->Declare("pprofd_http_connections_timed_out_total", metrics::Type::kCounter,
+                   "HTTP connections closed by a timeout: reason=\"read\" a request not sent whole "
+                   "within --read-timeout (slow clients), reason=\"idle\" a keep-alive connection "
+                   "idle for --idle-timeout.");
+  metrics->AddCollector([weak = server.state(), refused = metrics::DeltaTracker(),
+                         read = metrics::DeltaTracker(),
+                         idle = metrics::DeltaTracker()](metrics::Registry& registry) mutable {
+    std::shared_ptr<const http::ServerState> state = weak.lock();
+    if (!state) return;
+    registry.Set("pprofd_http_connections_open", {}, state->active_sessions.load());
+    registry.Increment("pprofd_http_connections_refused_total", {},
+                       static_cast<double>(refused.Next(state->refused_connections.load())));
+    registry.Increment("pprofd_http_connections_timed_out_total", {{"reason", "read"}},
+                       static_cast<double>(read.Next(state->read_timeouts.load())));
+    registry.Increment("pprofd_http_connections_timed_out_total", {{"reason", "idle"}},
+                       static_cast<double>(idle.Next(state->idle_timeouts.load())));
+  });
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<http::HttpServer>> StartHttpServer(boost::asio::io_context& io,
@@ -36,6 +62,7 @@ StatusOr<std::unique_ptr<http::HttpServer>> StartHttpServer(boost::asio::io_cont
   http::ServerOptions options;
   options.read_timeout = std::chrono::seconds(config.read_timeout_s);
   options.idle_timeout = std::chrono::seconds(config.idle_timeout_s);
+  options.max_connections = config.max_connections;
   if (!config.tls_cert.empty()) {
     auto tls = http::MakeTlsContext({config.tls_cert, config.tls_key, config.tls_client_ca});
     if (!tls.ok()) return tls.status();
@@ -61,6 +88,7 @@ StatusOr<std::unique_ptr<http::HttpServer>> StartHttpServer(boost::asio::io_cont
   if (auth) handler = http::RequireBasicAuth(auth, std::move(handler));
 
   auto server = http::HttpServer::Create(io, config.listen, std::move(handler), options);
+  if (server.ok() && metrics != nullptr) ExportConnectionLimits(**server, metrics);
   if (server.ok() && (options.tls || auth)) {
     LogInfo(StrCat(
         "serving ", options.tls ? "HTTPS" : "HTTP",

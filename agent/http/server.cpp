@@ -1,5 +1,7 @@
 #include "agent/http/server.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -34,6 +36,29 @@ std::string_view BindAdvice(const error_code& ec) {
 // After accept fails for lack of resources (EMFILE, ENOBUFS), wait before retrying rather than
 // spin.
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+
+// Answers a connection over --max-connections with one line and closes it, without a session:
+// a non-blocking send (the socket buffer of a fresh connection takes it whole; a client that
+// does not read loses the answer, not the server a descriptor), what the client already sent is
+// read away so that the close does not turn into a reset that hides the answer.
+void RefuseConnection(tcp::socket& socket, int max_connections) {
+  const std::string body =
+      StrCat("pprofd: too many open connections (--max-connections=", max_connections,
+             "); close idle connections or raise --max-connections\n");
+  const std::string response = StrCat(
+      "HTTP/1.1 503 Service Unavailable\r\nServer: pprofd\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\nX-Go-Pprof: 1\r\nRetry-After: 1\r\n"
+      "Connection: close\r\nContent-Length: ",
+      body.size(), "\r\n\r\n", body);
+  const int fd = socket.native_handle();
+  (void)::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  char discard[4096];
+  for (int i = 0; i < 16 && ::recv(fd, discard, sizeof(discard), MSG_DONTWAIT) > 0; ++i) {
+  }
+  error_code ec;
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
+}
 
 }  // namespace
 
@@ -94,6 +119,15 @@ class Listener : public std::enable_shared_from_this<Listener> {
         if (!wait_ec) self->DoAccept();
       });
       return;
+    }
+    const int max_connections = state_->options.max_connections;
+    if (max_connections > 0 && state_->active_sessions.load() >= max_connections) {
+      if (state_->refused_connections.fetch_add(1) == 0) {
+        LogWarning(StrCat("refusing connections beyond --max-connections=", max_connections,
+                          " (counted in pprofd_http_connections_refused_total)"));
+      }
+      RefuseConnection(socket, max_connections);
+      return DoAccept();
     }
     std::shared_ptr<Session> session = MakeSession(std::move(socket), state_);
     {
@@ -156,6 +190,11 @@ void HttpServer::CloseAllSessions() {
   for (const std::weak_ptr<Session>& weak : state_->sessions) {
     if (std::shared_ptr<Session> session = weak.lock()) session->Shutdown(/*abort=*/true);
   }
+}
+
+HttpServer::LimitCounts HttpServer::limit_counts() const {
+  return {state_->refused_connections.load(), state_->read_timeouts.load(),
+          state_->idle_timeouts.load()};
 }
 
 int HttpServer::active_sessions() const {

@@ -46,6 +46,16 @@ class HttpServer {
   // Sessions alive, including those whose client left while their response is being built.
   int active_sessions() const;
 
+  // Connections the limits cut off since the start (see ServerOptions).
+  struct LimitCounts {
+    uint64_t refused_connections = 0;
+    uint64_t read_timeouts = 0;
+    uint64_t idle_timeouts = 0;
+  };
+  LimitCounts limit_counts() const;
+  // The state the counters live in, for a /metrics collector that may outlive this object.
+  std::weak_ptr<const ServerState> state() const { return state_; }
+
  private:
   HttpServer(std::shared_ptr<Listener> listener, boost::asio::ip::tcp::endpoint local_endpoint,
              std::shared_ptr<ServerState> state);

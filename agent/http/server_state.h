@@ -6,6 +6,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -31,6 +32,10 @@ struct ServerOptions {
   // After an error response the server drains the client's unread bytes this long before closing,
   // so the client sees the response rather than a reset.
   std::chrono::milliseconds linger_timeout = std::chrono::seconds(2);
+  // Connections open at once; one more is answered with a one-line 503 and closed at once (each
+  // costs a descriptor, and pprofd shares its descriptor limit with the target's ELF files).
+  // 0: no limit.
+  int max_connections = 256;
   // Serve HTTPS with this context (see tls.h); null: plain HTTP.
   std::shared_ptr<boost::asio::ssl::context> tls;
 };
@@ -42,6 +47,10 @@ struct ServerState {
   const ServerOptions options;
   std::atomic<int> active_sessions{0};
   std::atomic<bool> stopping{false};
+  // What the limits cut off, for /metrics.
+  std::atomic<uint64_t> refused_connections{0};  // over max_connections
+  std::atomic<uint64_t> read_timeouts{0};  // request (or TLS handshake) not in by read_timeout
+  std::atomic<uint64_t> idle_timeouts{0};  // keep-alive connection idle past idle_timeout
 
   // Sessions alive, for Stop(); expired entries are pruned on each accept.
   std::mutex mutex;

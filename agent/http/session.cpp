@@ -148,6 +148,7 @@ class BasicSession final : public Session,
   void OnTlsFirstBytes(beast::error_code ec, size_t bytes) {
     if (phase_ == Phase::kClosed) return;
     if (ec) {
+      if (ec == beast::error::timeout) state_->read_timeouts.fetch_add(1);
       LogDebug(StrCat("TLS connection from ", Peer(), " sent nothing: ", ec.message()));
       return Close();
     }
@@ -209,7 +210,12 @@ class BasicSession final : public Session,
   void OnFirstBytes(beast::error_code ec, size_t bytes) {
     if (phase_ == Phase::kClosed) return;
     // A clean close between requests, the idle timeout, Stop(), or a reset: nothing to answer.
-    if (ec) return Close();
+    if (ec) {
+      if (ec == beast::error::timeout) {
+        (request_id_ == 0 ? state_->read_timeouts : state_->idle_timeouts).fetch_add(1);
+      }
+      return Close();
+    }
     buffer_.commit(bytes);
     ReadRequest();
   }
@@ -225,6 +231,7 @@ class BasicSession final : public Session,
       // The read timeout, Stop(), a reset, or a client gone mid-request: nothing to answer.
       if (ec == beast_http::error::end_of_stream || !IsHttpParseError(ec)) {
         if (ec == beast::error::timeout) {
+          state_->read_timeouts.fetch_add(1);
           LogDebug(StrCat("request from ", Peer(), " not complete within --read-timeout"));
         }
         return Close();

@@ -4,12 +4,15 @@
 
 #include <elfutils/libdw.h>
 #include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -35,7 +38,7 @@ namespace {
 // A running recorder paused at its deepest frame, with its snapshot loaded.
 class Recording {
  public:
-  explicit Recording(const std::string& mode) {
+  explicit Recording(const std::string& mode, const std::string& binary = UNWIND_RECORDER) {
     char dir_template[] = "/tmp/unwind-snapshot-XXXXXX";
     REQUIRE(::mkdtemp(dir_template) != nullptr);
     dir_ = dir_template;
@@ -48,7 +51,7 @@ class Recording {
     if (pid_ == 0) {
       ::dup2(to_child[0], 0);
       ::dup2(from_child[1], 1);
-      ::execl(UNWIND_RECORDER, UNWIND_RECORDER, mode.c_str(), dir_.c_str(), nullptr);
+      ::execl(binary.c_str(), binary.c_str(), mode.c_str(), dir_.c_str(), nullptr);
       ::_exit(127);
     }
     ::close(to_child[0]);
@@ -377,4 +380,150 @@ TEST_CASE("AddressSpace re-reads the maps on a miss, at most once per interval")
 }
 
 }  // namespace
+}  // namespace pprofd::symbolizer
+
+// --- .eh_frame_hdr missing or corrupt (issue 13): unwinding scans .eh_frame, or ends in the
+// no-CFI marker; never a wrong frame.
+
+namespace pprofd::symbolizer {
+namespace {
+
+// A copy of the recorder (in a fresh directory, removed with it) whose .eh_frame_hdr is damaged
+// by `damage`, which gets the header's bytes.
+class DamagedRecorder {
+ public:
+  template <typename Damage>
+  DamagedRecorder(const std::string& from, Damage damage) {
+    char dir_template[] = "/tmp/unwind-damaged-XXXXXX";
+    REQUIRE(::mkdtemp(dir_template) != nullptr);
+    dir_ = dir_template;
+    path_ = dir_ + "/recorder";
+    std::filesystem::copy_file(from, path_);
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all);
+    ScopedFd fd(::open(path_.c_str(), O_RDWR | O_CLOEXEC));
+    REQUIRE(fd.valid());
+    elf_version(EV_CURRENT);
+    Elf* elf = elf_begin(fd.get(), ELF_C_READ, nullptr);
+    REQUIRE(elf != nullptr);
+    size_t shstrndx = 0;
+    REQUIRE(elf_getshdrstrndx(elf, &shstrndx) == 0);
+    uint64_t offset = 0;
+    uint64_t size = 0;
+    for (Elf_Scn* scn = nullptr; (scn = elf_nextscn(elf, scn)) != nullptr;) {
+      GElf_Shdr shdr;
+      REQUIRE(gelf_getshdr(scn, &shdr) != nullptr);
+      if (std::string(elf_strptr(elf, shstrndx, shdr.sh_name)) == ".eh_frame_hdr") {
+        offset = shdr.sh_offset;
+        size = shdr.sh_size;
+      }
+    }
+    elf_end(elf);
+    REQUIRE(size > 12);
+    std::vector<uint8_t> header(size);
+    REQUIRE(::pread(fd.get(), header.data(), size, static_cast<off_t>(offset)) ==
+            static_cast<ssize_t>(size));
+    damage(header);
+    REQUIRE(::pwrite(fd.get(), header.data(), size, static_cast<off_t>(offset)) ==
+            static_cast<ssize_t>(size));
+  }
+  ~DamagedRecorder() { std::filesystem::remove_all(dir_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string dir_;
+  std::string path_;
+};
+
+// The 4-byte little-endian word at `at`.
+void PutWord(std::vector<uint8_t>& bytes, size_t at, uint32_t word) {
+  std::memcpy(&bytes[at], &word, 4);
+}
+
+}  // namespace
+
+TEST_CASE("Unwinds through a corrupt .eh_frame_hdr by scanning .eh_frame", "[hostile]") {
+  // The header: version, three encodings, eh_frame_ptr (4 bytes), fde_count (4), then the table
+  // of (initial location, FDE address) pairs, 8 bytes each.
+  SECTION("the table's entries zeroed") {
+    DamagedRecorder damaged(UNWIND_RECORDER, [](std::vector<uint8_t>& header) {
+      std::fill(header.begin() + 12, header.end(), 0);
+    });
+    Recording rec("recurse", damaged.path());
+    ElfCache cache;
+    AddressSpace space(rec.pid(), &cache);
+    Unwinder unwinder(&space);
+    UnwindResult result = unwinder.Unwind(rec.regs(), rec.stack());
+    CheckAgainstExpected(space, result, rec.expected());
+    CHECK(result.pcs.size() == 12);
+  }
+  SECTION("the table's entries shifted: each names the next function's FDE") {
+    DamagedRecorder damaged(UNWIND_RECORDER, [](std::vector<uint8_t>& header) {
+      for (size_t at = 12; at + 16 <= header.size(); at += 8) {
+        std::memcpy(&header[at + 4], &header[at + 12], 4);
+      }
+    });
+    Recording rec("recurse", damaged.path());
+    ElfCache cache;
+    AddressSpace space(rec.pid(), &cache);
+    Unwinder unwinder(&space);
+    UnwindResult result = unwinder.Unwind(rec.regs(), rec.stack());
+    CheckAgainstExpected(space, result, rec.expected());
+    CHECK(result.pcs.size() == 12);
+  }
+  SECTION("a count far beyond the section") {
+    DamagedRecorder damaged(UNWIND_RECORDER,
+                            [](std::vector<uint8_t>& header) { PutWord(header, 8, 0x7fffffff); });
+    Recording rec("recurse", damaged.path());
+    ElfCache cache;
+    AddressSpace space(rec.pid(), &cache);
+    Unwinder unwinder(&space);
+    UnwindResult result = unwinder.Unwind(rec.regs(), rec.stack());
+    CheckAgainstExpected(space, result, rec.expected());
+    CHECK(result.pcs.size() == 12);
+  }
+  SECTION("an unknown table encoding") {
+    DamagedRecorder damaged(UNWIND_RECORDER, [](std::vector<uint8_t>& header) {
+      header[3] = 0x0f;  // DW_EH_PE_* value that does not exist
+    });
+    Recording rec("recurse", damaged.path());
+    ElfCache cache;
+    AddressSpace space(rec.pid(), &cache);
+    Unwinder unwinder(&space);
+    UnwindResult result = unwinder.Unwind(rec.regs(), rec.stack());
+    CheckAgainstExpected(space, result, rec.expected());
+    CHECK(result.pcs.size() == 12);
+  }
+}
+
+TEST_CASE("Unwinds a program linked without .eh_frame_hdr", "[hostile]") {
+  Recording rec("recurse", UNWIND_RECORDER_NO_HDR);
+  ElfCache cache;
+  AddressSpace space(rec.pid(), &cache);
+  Unwinder unwinder(&space);
+  UnwindResult result = unwinder.Unwind(rec.regs(), rec.stack());
+  CheckAgainstExpected(space, result, rec.expected());
+  CHECK(result.pcs.size() == 12);
+}
+
+TEST_CASE("Where neither the header nor .eh_frame covers a pc the stack ends in no CFI",
+          "[hostile]") {
+  // The nocfi recorder's FpOnlyCallback has no FDE at all: with the header's table zeroed, the
+  // scan must not find one either, and the frame-pointer fallback goes on as with the intact
+  // file.
+  DamagedRecorder damaged(UNWIND_RECORDER, [](std::vector<uint8_t>& header) {
+    std::fill(header.begin() + 12, header.end(), 0);
+  });
+  Recording rec("nocfi", damaged.path());
+  ElfCache cache;
+  AddressSpace space(rec.pid(), &cache);
+  Unwinder unwinder(&space);
+  UnwindResult result = unwinder.Unwind(rec.regs(), rec.stack());
+  CheckAgainstExpected(space, result, rec.expected());
+  REQUIRE(result.pcs.size() > 3);
+  UserRegisters regs{result.pcs[3], rec.regs().sp, /*bp=*/0};
+  UnwindResult bad = unwinder.Unwind(regs, rec.stack());
+  CHECK(bad.end == UnwindEnd::kNoCfi);
+  CHECK(bad.pcs.size() == 1);
+}
+
 }  // namespace pprofd::symbolizer
