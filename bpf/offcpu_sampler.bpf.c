@@ -23,6 +23,7 @@
 #include "offcpu_sample_abi.h"
 #include "stack_copy.bpf.h"
 #include "task_pid.bpf.h"
+#include "user_regs.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -164,14 +165,17 @@ static __always_inline __u32 learn_target(void)
 	return kernel_tgid;
 }
 
-static __always_inline void read_user_regs(struct task_struct *task, __u64 *ip, __u64 *sp,
-					   __u64 *bp)
+static __always_inline void read_regs(struct pt_regs *regs, __u64 *ip, __u64 *sp, __u64 *bp)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-
 	*ip = BPF_CORE_READ(regs, ip);
 	*sp = BPF_CORE_READ(regs, sp);
 	*bp = BPF_CORE_READ(regs, bp);
+}
+
+static __always_inline void read_user_regs(struct task_struct *task, __u64 *ip, __u64 *sp,
+					   __u64 *bp)
+{
+	read_regs(pprofd_task_user_regs(task), ip, sp, bp);
 }
 
 static __always_inline void copy_user_stack(struct pprofd_offcpu_event *e)
@@ -208,7 +212,7 @@ static __always_inline void emit_current(__u32 kind, __u32 tid, __u64 delay, __u
 	e->user_stack_len = 0;
 	e->kernel_stack_len = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	read_user_regs(bpf_get_current_task_btf(), &e->ip, &e->sp, &e->bp);
+	read_regs(pprofd_current_user_regs(), &e->ip, &e->sp, &e->bp);
 	if (p) {
 		e->flags = p->flags;
 		e->kernel_stack_len = p->kernel_stack_len;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "agent/sampling/bpf_log.h"
 #include "agent/sampling/perf_event.h"
 #include "agent/sampling/pid_namespace.h"
 #include "base/log.h"
@@ -65,12 +66,14 @@ StatusOr<std::unique_ptr<CpuSampler>> CpuSampler::Create(const CpuSamplerOptions
   // The program learns the kernel's number for the target otherwise (see the program).
   if (pidns->is_initial) skeleton->bss->target_kernel_tgid = skeleton->rodata->target_tgid;
   skeleton->rodata->stack_bytes = options.stack_bytes;
+  skeleton->rodata->user_regs_from_stack_top = options.user_regs_from_stack_top;
   sampler->ring_bytes_ = RingBytesFor(options, sampler->cpus_.size());
   if (int err = bpf_map__set_max_entries(skeleton->maps.samples, sampler->ring_bytes_); err != 0) {
     return ErrnoError("size ring buffer", -err);
   }
   if (int err = cpu_sampler__load(skeleton); err != 0) {
-    std::string message = StrCat("load BPF program cpu_sampler: ", std::strerror(-err));
+    std::string message =
+        StrCat("load BPF program cpu_sampler: ", std::strerror(-err), LibbpfReasonSuffix());
     if (err == -EPERM || err == -EACCES) {
       message += "; pprofd needs CAP_BPF and CAP_PERFMON (or root)";
     }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 
+#include "agent/sampling/bpf_log.h"
 #include "agent/sampling/pid_namespace.h"
 #include "agent/sampling/uprobe_multi.h"
 #include "base/log.h"
@@ -142,11 +143,11 @@ StatusOr<SkeletonPtr> LoadSkeleton(const HeapSamplerOptions& options, bool sessi
   }
   if (int err = heap_sampler__load(skeleton.get()); err != 0) {
     std::string message = StrCat("load BPF program heap_sampler", session ? " (session)" : "", ": ",
-                                 std::strerror(-err));
+                                 std::strerror(-err), LibbpfReasonSuffix());
     if (err == -EPERM) {
       message += "; pprofd needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN for uprobes (or root)";
     } else if (err == -EACCES) {
-      message += " (the verifier's log is above; without CAP_BPF and CAP_PERFMON it refuses too)";
+      message += "; without CAP_BPF and CAP_PERFMON the verifier refuses too";
     }
     return Status::Error(message);
   }

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "agent/sampling/bpf_log.h"
 #include "agent/sampling/pid_namespace.h"
 #include "base/log.h"
 #include "base/scoped_fd.h"
@@ -85,11 +86,12 @@ StatusOr<SkeletonPtr> LoadSkeleton(const OffCpuSamplerOptions& options, const Pi
     return ErrnoError("size ring buffer of offcpu_sampler", -err);
   }
   if (int err = offcpu_sampler__load(skeleton.get()); err != 0) {
-    std::string message = StrCat("load BPF program offcpu_sampler: ", std::strerror(-err));
+    std::string message =
+        StrCat("load BPF program offcpu_sampler: ", std::strerror(-err), LibbpfReasonSuffix());
     if (err == -EPERM) {
       message += "; pprofd needs CAP_BPF and CAP_PERFMON (or root)";
     } else if (err == -EACCES) {
-      message += " (the verifier's log is above; without CAP_BPF and CAP_PERFMON it refuses too)";
+      message += "; without CAP_BPF and CAP_PERFMON the verifier refuses too";
     }
     return Status::Error(message);
   }

@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "agent/sampling/bpf_log.h"
 #include "base/log.h"
 #include "base/scoped_fd.h"
 #include "thread_snapshot.skel.h"
@@ -219,11 +220,10 @@ StatusOr<std::unique_ptr<ThreadSnapshotter>> ThreadSnapshotter::Create(
     return ErrnoError("size ring buffer of thread_snapshot", -err);
   }
   if (int err = thread_snapshot__load(skeleton); err != 0) {
-    std::string message = StrCat("load BPF program thread_snapshot: ", std::strerror(-err));
+    std::string message =
+        StrCat("load BPF program thread_snapshot: ", std::strerror(-err), LibbpfReasonSuffix());
     if (err == -EPERM || err == -EACCES) {
       message += "; pprofd needs CAP_BPF and CAP_PERFMON (or root)";
-    } else {
-      message += " (the verifier's log is above)";
     }
     return Status::Error(message);
   }

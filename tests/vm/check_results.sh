@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Checks what guest_test.sh brought back from one kernel: every answer's code and content (names
+# from `go tool pprof -traces`, complete stacks, heap sites, the unit's hardening). Prints one
+# line per check, PASS or FAIL, and exits 1 when one fails.
+# Usage: check_results.sh RESULTS_DIR SERIES
+set -uo pipefail
+r="$1"
+series="$2"
+failures=0
+pass() { echo "PASS [$series] $*"; }
+fail() { echo "FAIL [$series] $*"; failures=$((failures + 1)); }
+code_of() { awk -v n="$1" '$1 == n { c = $2 } END { print c }' "$r/codes.txt"; }
+body_line() { head -c 300 "$r/$1.body" 2>/dev/null | tr '\n' ' '; }
+expect_code() {
+  local got
+  got="$(code_of "$1")"
+  if [ "$got" = "$2" ]; then pass "$1: $2"; else fail "$1: got ${got:-nothing}, want $2: $(body_line "$1")"; fi
+}
+# A profile whose stacks name FUNCTION (a regex), read by the real pprof.
+expect_frame() {
+  local name="$1" regex="$2"
+  shift 2
+  if [ "$(code_of "$name")" != 200 ]; then
+    fail "$name: no profile to look for $regex in"
+    return
+  fi
+  if go tool pprof -traces "$@" "$r/$name.body" 2>"$r/$name.pprof.err" >"$r/$name.traces" &&
+     grep -Eq "$regex" "$r/$name.traces"; then
+    pass "$name: stacks name $regex"
+  else
+    fail "$name: no stack names $regex ($r/$name.traces)"
+  fi
+}
+
+echo "kernel $(cat "$r/uname.txt"), kernel.perf_event_paranoid=$(cat "$r/perf_event_paranoid.txt")"
+expect_code dpkg 0
+expect_code manual_start 200
+expect_code profile 200
+expect_frame profile 'ComputeChecksums'
+expect_frame profile 'ParseRequests'
+# Every sample unwound to its outermost frame (the comment pprofd writes in each CPU profile).
+if go tool pprof -raw "$r/profile.body" 2>/dev/null | grep -q 'stacks unwound to their outermost frame: \([0-9]*\) of \1 samples'; then
+  pass "profile: every stack complete"
+else
+  fail "profile: not every stack complete: $(go tool pprof -raw "$r/profile.body" 2>/dev/null | grep -m1 'stacks unwound')"
+fi
+expect_code threads 200
+expect_frame threads 'WaitForLogLines|LogWriter'
+expect_code threads_debug2 200
+expect_code metrics 200
+if grep -q '^pprofd_' "$r/metrics.body" 2>/dev/null; then pass "metrics: pprofd_ series"; else fail "metrics: no pprofd_ series"; fi
+expect_code symbol 200
+if grep -q 'num_symbols: 1' "$r/symbol.body" 2>/dev/null; then pass "symbol: num_symbols"; else fail "symbol: $(body_line symbol)"; fi
+# The README: /heap without --heap and without seconds is a 400 naming both ways.
+expect_code heap_no_flag 400
+expect_code heap_window 200
+expect_frame heap_window 'CacheResponse' -sample_index=alloc_space
+expect_code heap_flag_start 200
+expect_code heap_flag 200
+expect_frame heap_flag 'CacheResponse' -sample_index=inuse_space
+expect_code block 200
+expect_frame block 'WaitForLogLines'
+expect_code mutex 200
+expect_frame mutex 'RecordRequestStats'
+# A load that succeeds logs no verifier dump at warning level.
+dump_lines="$(grep -c '^pprofd: warning: libbpf' "$r/manual.log" 2>/dev/null || true)"
+if [ "${dump_lines:-0}" -le 3 ]; then pass "start-up: ${dump_lines:-0} libbpf warnings"; else fail "start-up: $dump_lines libbpf warning lines (manual.log)"; fi
+
+# systemd: the template unit, its hardening, a restart of the profiled unit.
+expect_code unit_enable 0
+expect_code unit_start 200
+expect_code unit_profile 200
+expect_frame unit_profile 'ComputeChecksums'
+expect_code unit_heap 200
+expect_frame unit_heap 'CacheResponse' -sample_index=alloc_space
+expect_code unit_mutex 200
+expect_frame unit_mutex 'RecordRequestStats'
+expect_code unit_profile2 200
+pid2="$(cat "$r/unit_demo_pid2.txt" 2>/dev/null)"
+if [ -n "$pid2" ] && [ "$pid2" != "$(cat "$r/unit_demo_pid1.txt")" ] &&
+   go tool pprof -raw "$r/unit_profile2.body" 2>/dev/null | grep -q "of PID $pid2 "; then
+  pass "unit_profile2: follows the restarted unit (PID $pid2)"
+else
+  fail "unit_profile2: does not profile the new PID ${pid2:-?}"
+fi
+if grep -q '^NoNewPrivs:[[:space:]]*1' "$r/unit_status.txt" && ! grep -q '^Uid:[[:space:]]*0' "$r/unit_status.txt" &&
+   grep -q "^CapEff:[[:space:]]*000000c400080004$" "$r/unit_status.txt"; then
+  pass "unit: hardening in force ($(grep -E '^(Uid|CapEff|NoNewPrivs|Seccomp):' "$r/unit_status.txt" | tr '\n\t' '  '))"
+else
+  fail "unit: hardening not in force: $(grep -E '^(Uid|CapEff|NoNewPrivs):' "$r/unit_status.txt" | tr '\n' ' ')"
+fi
+expect_code guest_done 0
+if [ "$failures" -gt 0 ]; then
+  echo "[$series] $failures checks failed (results: $r)"
+  exit 1
+fi
+echo "[$series] every check passed"
