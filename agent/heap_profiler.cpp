@@ -92,18 +92,20 @@ void HeapProfiler::Profile(const http::HeapProfileRequest& request, http::Profil
   if (stopped_) {
     return done(Status::Error(stopped_reason_), http::BackendErrorKind::kUnavailable);
   }
+  // A request pprofd was not started to answer is the client's mistake (400, naming --heap) on
+  // every kernel, before whether this kernel can probe the allocator at all (501).
+  if (request.seconds == 0 && !setup_.track_from_start) {
+    return done(
+        Status::Error("heap tracking is off: start pprofd with --heap to track allocations from "
+                      "start-up (uprobes on malloc and free cost the target on every call; see "
+                      "docs/benchmarks.md), or ask for the allocations of the next N seconds "
+                      "with ?seconds=N"),
+        http::BackendErrorKind::kBadRequest);
+  }
   if (!setup_.sampler) {
     return done(Status::Error(setup_.unavailable_reason), http::BackendErrorKind::kNotImplemented);
   }
   if (request.seconds == 0) {
-    if (!setup_.track_from_start) {
-      return done(
-          Status::Error("heap tracking is off: start pprofd with --heap to track allocations from "
-                        "start-up (uprobes on malloc and free cost the target on every call; see "
-                        "docs/benchmarks.md), or ask for the allocations of the next N seconds "
-                        "with ?seconds=N"),
-          http::BackendErrorKind::kBadRequest);
-    }
     Drain();
     std::vector<std::string> comments = Comments(setup_.sampler->Stats(), /*window_seconds=*/0);
     done(Write(store_.Snapshot(), request, NowNs(CLOCK_REALTIME), 0, std::move(comments)));

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "agent/sampling/bpf_log.h"
+#include "agent/sampling/perf_event.h"
 #include "agent/sampling/pid_namespace.h"
 #include "agent/sampling/uprobe_multi.h"
 #include "base/log.h"
@@ -253,9 +254,14 @@ Status HeapSampler::Impl::AttachClassic() {
     bpf_link* link = bpf_program__attach_uprobe_opts(
         program, options.target_pid, options.module_path.c_str(), probe.file_offset, &opts);
     if (!link) {
-      return ErrnoError(StrCat(retprobe ? "uretprobe " : "uprobe ", AllocFunctionName(probe.fn),
-                               " at ", options.module_path, "+0x", std::hex, probe.file_offset),
-                        errno);
+      const int err = errno;
+      std::string what = StrCat(retprobe ? "uretprobe " : "uprobe ", AllocFunctionName(probe.fn),
+                                " at ", options.module_path, "+0x", std::hex, probe.file_offset);
+      if (err == EACCES || err == EPERM) {
+        return Status::Error(StrCat(what, ": ", std::strerror(err), LibbpfReasonSuffix(), "; ",
+                                    PerfPermissionAdvice()));
+      }
+      return ErrnoError(what, err);
     }
     links.emplace_back(link);
     return Status::Ok();
