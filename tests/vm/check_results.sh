@@ -66,6 +66,16 @@ expect_frame mutex 'RecordRequestStats'
 dump_lines="$(grep -c '^pprofd: warning: libbpf' "$r/manual.log" 2>/dev/null || true)"
 if [ "${dump_lines:-0}" -le 3 ]; then pass "start-up: ${dump_lines:-0} libbpf warnings"; else fail "start-up: $dump_lines libbpf warning lines (manual.log)"; fi
 
+# Debian's kernel.perf_event_paranoid=3 at boot; the package lowers it to 2; at 3 the unit's
+# CAP_PERFMON is refused and the answer says which sysctl and the fix.
+if [ "$(cat "$r/perf_event_paranoid.txt")" = 3 ]; then pass "boot: perf_event_paranoid=3"; else fail "boot: perf_event_paranoid=$(cat "$r/perf_event_paranoid.txt"), want Debian's 3"; fi
+if [ "$(cat "$r/perf_event_paranoid_after_install.txt")" = 2 ]; then pass "install: perf_event_paranoid=2"; else fail "install: perf_event_paranoid=$(cat "$r/perf_event_paranoid_after_install.txt"), want 2"; fi
+if [ "$(code_of unit_profile_paranoid3)" = 200 ] || grep -q 'kernel.perf_event_paranoid=3' "$r/unit_profile_paranoid3.body"; then
+  pass "unit at paranoid 3: $(code_of unit_profile_paranoid3) $(body_line unit_profile_paranoid3 | cut -c1-120)"
+else
+  fail "unit at paranoid 3: $(code_of unit_profile_paranoid3) without naming the sysctl: $(body_line unit_profile_paranoid3)"
+fi
+
 # systemd: the template unit, its hardening, a restart of the profiled unit.
 expect_code unit_enable 0
 expect_code unit_start 200

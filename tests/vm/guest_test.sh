@@ -34,6 +34,8 @@ wait_healthy() {
 step install
 dpkg -i /payload/pprofd.deb >"$out/dpkg.log" 2>&1
 echo "dpkg $?" >>"$out/codes.txt"
+# The package lowers Debian's 3 to 2 (/usr/lib/sysctl.d/60-pprofd.conf).
+sysctl -n kernel.perf_event_paranoid >"$out/perf_event_paranoid_after_install.txt"
 install -m 0755 /payload/pprofd-demo /usr/local/bin/pprofd-demo
 
 # 1. By hand, as root, against the demo workload.
@@ -86,6 +88,10 @@ if wait_healthy; then echo "unit_start 200" >>"$out/codes.txt"; else echo "unit_
 systemctl show -p MainPID --value demo.service >"$out/unit_demo_pid1.txt"
 pid="$(systemctl show -p MainPID --value pprofd@demo.service)"
 cat "/proc/$pid/status" >"$out/unit_status.txt" 2>&1
+# Debian's default paranoid: the answer names the sysctl and the fix.
+sysctl -q -w kernel.perf_event_paranoid=3
+fetch unit_profile_paranoid3 'http://127.0.0.1:6060/debug/pprof/profile?seconds=2'
+sysctl -q -w kernel.perf_event_paranoid=2
 fetch unit_profile 'http://127.0.0.1:6060/debug/pprof/profile?seconds=5'
 fetch unit_heap 'http://127.0.0.1:6060/debug/pprof/heap?seconds=5'
 fetch unit_mutex 'http://127.0.0.1:6060/debug/pprof/mutex?seconds=5'
