@@ -48,7 +48,9 @@ int PrintLibbpf(enum libbpf_print_level level, const char* format, va_list args)
       if (message.find(kLogBegin) != std::string::npos) {
         last_reason = LibbpfReasonOf(message);
         last_reason_is_verifiers = true;
-      } else if (!last_reason_is_verifiers) {
+      } else if (last_reason.empty()) {
+        // The first warning of a failure is its cause ("map 'x': failed to create map: ..."); the
+        // ones after it summarize ("failed to load BPF skeleton 'x': -22").
         last_reason = message;
       }
       LogDebug("libbpf: " + message);

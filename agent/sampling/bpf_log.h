@@ -10,7 +10,7 @@ namespace pprofd::sampling {
 void RouteLibbpfLogsToLogger();
 
 // The reason libbpf last gave on this thread (the verifier's last line for a refused program,
-// else libbpf's last warning), and forgets it; empty when there was none. A load error appends
+// else libbpf's first warning since the last call), and forgets it; empty when there was none. A load error appends
 // it, so the one-line error names the reason while the whole log stays at debug level: a program
 // the kernel refuses is often an expected fallback, not something to warn about.
 std::string TakeLibbpfReason();

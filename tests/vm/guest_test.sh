@@ -13,7 +13,7 @@ set -x
 uname -r >"$out/uname.txt"
 sysctl -n kernel.perf_event_paranoid >"$out/perf_event_paranoid.txt"
 cat /proc/cmdline
-step() { echo "$(date +%s) $*" >>"$out/steps.txt"; }
+step() { echo "$(date +%s) $*" >>"$out/steps.txt"; echo "vmtest: $*" >/dev/console; }
 
 # GET $2 into $1.body, its code into codes.txt.
 fetch() {
@@ -81,6 +81,8 @@ Description=pprofd demo workload
 ExecStart=/usr/local/bin/pprofd-demo
 EOF
 systemctl daemon-reload
+# Every libbpf line in the unit's journal (the package's /etc/default/pprofd is all comments).
+echo 'PPROFD_OPTS="--log-level debug"' >>/etc/default/pprofd
 systemctl start demo.service
 systemctl enable --now pprofd@demo.service >"$out/enable.log" 2>&1
 echo "unit_enable $?" >>"$out/codes.txt"
