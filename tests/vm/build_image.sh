@@ -62,7 +62,10 @@ for k in "${kernels[@]}"; do
 done
 
 # Install the kernels into the root: their postinst runs initramfs-tools, which writes the initrd.
-# MODULES=most: the initrd must find a virtio disk and ext4 on any host.
+# Only what mounts the root (a virtio disk, ext4) goes in it: MODULES=most (Debian's default)
+# copies about a thousand modules per kernel and took minutes per initrd under load.
+sed -i 's/^MODULES=.*/MODULES=list/' "$root/etc/initramfs-tools/initramfs.conf"
+printf '%s\n' virtio_pci virtio_blk ext4 crc32c_generic >>"$root/etc/initramfs-tools/modules"
 mkdir -p "$root/tmp/kernels"
 cp "$cache"/debs/*.deb "$root/tmp/kernels/"
 mount -t proc proc "$root/proc"

@@ -11,7 +11,7 @@ pass() { echo "PASS [$series] $*"; }
 fail() { echo "FAIL [$series] $*"; failures=$((failures + 1)); }
 code_of() { awk -v n="$1" '$1 == n { c = $2 } END { print c }' "$r/codes.txt"; }
 body_line() { head -c 300 "$r/$1.body" 2>/dev/null | tr '\n' ' '; }
-expect_code() {
+expect_code_really() {
   local got
   got="$(code_of "$1")"
   if [ "$got" = "$2" ]; then pass "$1: $2"; else fail "$1: got ${got:-nothing}, want $2: $(body_line "$1")"; fi
@@ -20,6 +20,7 @@ expect_code() {
 expect_frame() {
   local name="$1" regex="$2"
   shift 2
+  is_refused "$name" && return
   if [ "$(code_of "$name")" != 200 ]; then
     fail "$name: no profile to look for $regex in"
     return
@@ -30,6 +31,34 @@ expect_frame() {
   else
     fail "$name: no stack names $regex ($r/$name.traces)"
   fi
+}
+
+# What a kernel cannot do, answered with 501 and one line naming the reason (README: Supported
+# kernels). 5.10: thread snapshots need bpf_task_pt_regs/bpf_copy_from_user_task (5.15/5.18), the
+# heap uprobes bpf_get_attach_cookie (5.15), the off-CPU programs task storage for tracing (5.11).
+refused=""
+case "$series" in
+  5.10) refused="threads threads_debug2 heap_window heap_flag block mutex unit_heap unit_mutex" ;;
+esac
+is_refused() { case " $refused " in *" $1 "*) return 0 ;; esac; return 1; }
+expect_refusal() {
+  local got lines
+  got="$(code_of "$1")"
+  lines="$(grep -c '' "$r/$1.body" 2>/dev/null || echo 0)"
+  if [ "$got" = 501 ] && [ "$lines" -le 1 ] && [ -s "$r/$1.body" ]; then
+    pass "$1: refused on $series: $(body_line "$1" | cut -c1-160)"
+  else
+    fail "$1: want a one-line 501 on $series, got ${got:-nothing}: $(body_line "$1")"
+  fi
+}
+# Wraps expect_code and expect_frame: a refused name must be a one-line 501 instead.
+checked_refusals=" "
+expect_code() {
+  if is_refused "$1"; then
+    case "$checked_refusals" in *" $1 "*) ;; *) checked_refusals+="$1 "; expect_refusal "$1" ;; esac
+    return
+  fi
+  expect_code_really "$@"
 }
 
 echo "kernel $(cat "$r/uname.txt"), kernel.perf_event_paranoid=$(cat "$r/perf_event_paranoid.txt")"
@@ -55,9 +84,18 @@ if grep -q 'num_symbols: 1' "$r/symbol.body" 2>/dev/null; then pass "symbol: num
 expect_code heap_no_flag 400
 expect_code heap_window 200
 expect_frame heap_window 'CacheResponse' -sample_index=alloc_space
-expect_code heap_flag_start 200
-expect_code heap_flag 200
-expect_frame heap_flag 'CacheResponse' -sample_index=inuse_space
+if is_refused heap_flag; then
+  # --heap where the kernel cannot probe the allocator: pprofd exits 1 naming why.
+  if grep -q 'error: heap' "$r/heap_flag.log" 2>/dev/null || grep -q 'heap.*unavailable\|heap_sampler' "$r/heap_flag.log" 2>/dev/null; then
+    pass "heap_flag: --heap refused on $series: $(grep -m1 -i 'heap' "$r/heap_flag.log" | cut -c1-160)"
+  else
+    fail "heap_flag: --heap on $series neither served nor named its reason: $(tail -1 "$r/heap_flag.log")"
+  fi
+else
+  expect_code heap_flag_start 200
+  expect_code heap_flag 200
+  expect_frame heap_flag 'CacheResponse' -sample_index=inuse_space
+fi
 expect_code block 200
 expect_frame block 'WaitForLogLines'
 expect_code mutex 200

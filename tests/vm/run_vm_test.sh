@@ -43,7 +43,7 @@ mke2fs -q -t ext4 -L payload -d "$out/payload" "$out/payload.img" 256M
 start=$(date +%s)
 # TCG: Debian's kernels are not PVM guests, so /dev/kvm (where there is one) cannot run them.
 # The root is shared by every boot (snapshot=on: writes go to a temporary file).
-timeout "${PPROFD_VM_TIMEOUT:-1200}" qemu-system-x86_64 \
+timeout "${PPROFD_VM_TIMEOUT:-1800}" qemu-system-x86_64 \
   -accel tcg,thread=multi -cpu max -smp 2 -m 2048 \
   -display none -monitor none -no-reboot \
   -serial "file:$out/console.log" \
