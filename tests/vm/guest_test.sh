@@ -22,10 +22,12 @@ fetch() {
   code="$(curl -sS --max-time "${3:-180}" -o "$out/$name.body" -w '%{http_code}' "$url" 2>>"$out/curl.log")"
   echo "$name ${code:-000}" >>"$out/codes.txt"
 }
-# Waits until pprofd answers /healthz (TCG: start-up takes seconds).
+# Waits until pprofd answers /healthz (TCG: start-up takes seconds), or until process $1 (when
+# given) has exited.
 wait_healthy() {
   for _ in $(seq 1 120); do
     if curl -sf --max-time 5 -o /dev/null http://127.0.0.1:6060/healthz; then return 0; fi
+    if [ -n "${1:-}" ] && ! kill -0 "$1" 2>/dev/null; then return 1; fi
     sleep 1
   done
   return 1
@@ -45,7 +47,7 @@ demo=$!
 sleep 1
 pprofd --pid "$demo" --log-level debug >"$out/manual.log" 2>&1 &
 agent=$!
-if wait_healthy; then echo "manual_start 200" >>"$out/codes.txt"; else echo "manual_start 000" >>"$out/codes.txt"; fi
+if wait_healthy "$agent"; then echo "manual_start 200" >>"$out/codes.txt"; else echo "manual_start 000" >>"$out/codes.txt"; fi
 fetch profile 'http://127.0.0.1:6060/debug/pprof/profile?seconds=5'
 fetch threads 'http://127.0.0.1:6060/debug/pprof/threads'
 fetch threads_debug2 'http://127.0.0.1:6060/debug/pprof/threads?debug=2'
@@ -63,7 +65,7 @@ echo "manual_exit $?" >>"$out/codes.txt"
 step heap_flag
 pprofd --pid "$demo" --heap >"$out/heap_flag.log" 2>&1 &
 agent=$!
-if wait_healthy; then echo "heap_flag_start 200" >>"$out/codes.txt"; else echo "heap_flag_start 000" >>"$out/codes.txt"; fi
+if wait_healthy "$agent"; then echo "heap_flag_start 200" >>"$out/codes.txt"; else echo "heap_flag_start 000" >>"$out/codes.txt"; fi
 sleep 5
 fetch heap_flag 'http://127.0.0.1:6060/debug/pprof/heap'
 kill "$agent"
