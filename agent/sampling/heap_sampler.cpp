@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -16,6 +17,7 @@
 #include "base/log.h"
 #include "base/scoped_fd.h"
 #include "heap_sampler.skel.h"
+#include "heap_sampler_classic.skel.h"
 
 namespace pprofd::sampling {
 namespace {
@@ -105,6 +107,29 @@ std::vector<uint64_t> ExponentialIntervals(uint64_t rate_bytes, uint64_t seed) {
 
 namespace {
 
+// The classic object (heap_sampler_classic.bpf.c: no session kfuncs, whose lookup needs
+// CAP_SYS_ADMIN before 6.10) opened through heap_sampler's skeleton: the same maps, globals and
+// program names, so the rest of the sampler does not know which object it has.
+heap_sampler* OpenClassicSkeleton(const bpf_object_open_opts* opts) {
+  auto* skeleton = static_cast<heap_sampler*>(std::calloc(1, sizeof(heap_sampler)));
+  if (skeleton == nullptr) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (int err = heap_sampler__create_skeleton(skeleton); err != 0) {
+    heap_sampler__destroy(skeleton);
+    errno = -err;
+    return nullptr;
+  }
+  skeleton->skeleton->data = heap_sampler_classic__elf_bytes(&skeleton->skeleton->data_sz);
+  if (int err = bpf_object__open_skeleton(skeleton->skeleton, opts); err != 0) {
+    heap_sampler__destroy(skeleton);
+    errno = -err;
+    return nullptr;
+  }
+  return skeleton;
+}
+
 StatusOr<SkeletonPtr> LoadSkeleton(const HeapSamplerOptions& options, bool session,
                                    const std::vector<uint64_t>& intervals) {
   auto pidns = AgentPidNamespace();
@@ -113,7 +138,8 @@ StatusOr<SkeletonPtr> LoadSkeleton(const HeapSamplerOptions& options, bool sessi
   LIBBPF_OPTS(bpf_object_open_opts, open_opts,
               .btf_custom_path =
                   options.btf_custom_path.empty() ? nullptr : options.btf_custom_path.c_str());
-  SkeletonPtr skeleton(heap_sampler__open_opts(&open_opts));
+  SkeletonPtr skeleton(session ? heap_sampler__open_opts(&open_opts)
+                               : OpenClassicSkeleton(&open_opts));
   if (!skeleton) return ErrnoError("open BPF program heap_sampler", errno);
   auto* rodata = skeleton->rodata;
   rodata->target_tgid = static_cast<uint32_t>(options.target_pid);
