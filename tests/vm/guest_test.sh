@@ -45,7 +45,10 @@ step manual
 /usr/local/bin/pprofd-demo &
 demo=$!
 sleep 1
-pprofd --pid "$demo" --log-level debug >"$out/manual.log" 2>&1 &
+# Under TCG the demo runs ~10x slower: sample every 4 KiB and every wait, so 5 s windows hold
+# enough samples for their content to be checked.
+rates="--heap-rate 4096 --offcpu-rate 1"
+pprofd --pid "$demo" --log-level debug $rates >"$out/manual.log" 2>&1 &
 agent=$!
 if wait_healthy "$agent"; then echo "manual_start 200" >>"$out/codes.txt"; else echo "manual_start 000" >>"$out/codes.txt"; fi
 fetch profile 'http://127.0.0.1:6060/debug/pprof/profile?seconds=5'
@@ -63,7 +66,7 @@ echo "manual_exit $?" >>"$out/codes.txt"
 
 # 2. --heap: tracked from start-up.
 step heap_flag
-pprofd --pid "$demo" --heap >"$out/heap_flag.log" 2>&1 &
+pprofd --pid "$demo" --heap $rates >"$out/heap_flag.log" 2>&1 &
 agent=$!
 if wait_healthy "$agent"; then echo "heap_flag_start 200" >>"$out/codes.txt"; else echo "heap_flag_start 000" >>"$out/codes.txt"; fi
 sleep 5
@@ -84,7 +87,7 @@ ExecStart=/usr/local/bin/pprofd-demo
 EOF
 systemctl daemon-reload
 # Every libbpf line in the unit's journal (the package's /etc/default/pprofd is all comments).
-echo 'PPROFD_OPTS="--log-level debug"' >>/etc/default/pprofd
+echo "PPROFD_OPTS=\"--log-level debug $rates\"" >>/etc/default/pprofd
 systemctl start demo.service
 systemctl enable --now pprofd@demo.service >"$out/enable.log" 2>&1
 echo "unit_enable $?" >>"$out/codes.txt"
@@ -102,7 +105,11 @@ fetch unit_mutex 'http://127.0.0.1:6060/debug/pprof/mutex?seconds=5'
 step restart
 systemctl restart demo.service
 systemctl show -p MainPID --value demo.service >"$out/unit_demo_pid2.txt"
-sleep 5
+# pprofd follows the new process on its own; wait until it serves it (TCG: seconds).
+for _ in $(seq 1 60); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://127.0.0.1:6060/debug/pprof/threads)" = 200 ] && break
+  sleep 1
+done
 fetch unit_profile2 'http://127.0.0.1:6060/debug/pprof/profile?seconds=5'
 systemctl status --no-pager pprofd@demo.service >"$out/unit_systemctl_status.txt" 2>&1
 journalctl -b --no-pager -u pprofd@demo.service >"$out/unit_journal.txt" 2>&1
