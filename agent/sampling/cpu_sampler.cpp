@@ -74,7 +74,11 @@ StatusOr<std::unique_ptr<CpuSampler>> CpuSampler::Create(const CpuSamplerOptions
   if (int err = cpu_sampler__load(skeleton); err != 0) {
     std::string message =
         StrCat("load BPF program cpu_sampler: ", std::strerror(-err), LibbpfReasonSuffix());
-    if (err == -EPERM || err == -EACCES) {
+    if (err == -EPERM && message.find("RLIMIT_MEMLOCK") != std::string::npos) {
+      message +=
+          "; kernels before 5.11 count BPF memory against RLIMIT_MEMLOCK: raise it (ulimit -l "
+          "unlimited; LimitMEMLOCK=infinity in a systemd unit)";
+    } else if (err == -EPERM || err == -EACCES) {
       message += "; pprofd needs CAP_BPF and CAP_PERFMON (or root)";
     }
     return Status::Error(message);
