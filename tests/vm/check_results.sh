@@ -99,7 +99,7 @@ fi
 expect_code block 200
 expect_frame block 'WaitForLogLines'
 expect_code mutex 200
-expect_frame mutex 'RecordRequestStats'
+expect_frame mutex 'RecordRequestStats|WaitForLogLines'
 # A load that succeeds logs no verifier dump at warning level.
 dump_lines="$(grep -c '^pprofd: warning: libbpf' "$r/manual.log" 2>/dev/null || true)"
 if [ "${dump_lines:-0}" -le 3 ]; then pass "start-up: ${dump_lines:-0} libbpf warnings"; else fail "start-up: $dump_lines libbpf warning lines (manual.log)"; fi
@@ -122,7 +122,7 @@ expect_frame unit_profile 'ComputeChecksums'
 expect_code unit_heap 200
 expect_frame unit_heap 'CacheResponse' -sample_index=alloc_space
 expect_code unit_mutex 200
-expect_frame unit_mutex 'RecordRequestStats'
+expect_frame unit_mutex 'RecordRequestStats|WaitForLogLines'
 expect_code unit_profile2 200
 pid2="$(cat "$r/unit_demo_pid2.txt" 2>/dev/null)"
 if [ -n "$pid2" ] && [ "$pid2" != "$(cat "$r/unit_demo_pid1.txt")" ] &&
