@@ -10,9 +10,9 @@ namespace pprofd::sampling {
 void RouteLibbpfLogsToLogger();
 
 // The reason libbpf last gave on this thread (the verifier's last line for a refused program,
-// else libbpf's first warning since the last call), and forgets it; empty when there was none. A load error appends
-// it, so the one-line error names the reason while the whole log stays at debug level: a program
-// the kernel refuses is often an expected fallback, not something to warn about.
+// else libbpf's first warning since the last call), and forgets it; empty when there was none. A
+// load error appends it, so the one-line error names the reason while the whole log stays at debug
+// level: a program the kernel refuses is often an expected fallback, not something to warn about.
 std::string TakeLibbpfReason();
 
 // " (REASON)" from TakeLibbpfReason, or "" when libbpf gave none.
