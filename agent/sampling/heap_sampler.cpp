@@ -284,8 +284,15 @@ Status HeapSampler::Impl::AttachClassic() {
       std::string what = StrCat(retprobe ? "uretprobe " : "uprobe ", AllocFunctionName(probe.fn),
                                 " at ", options.module_path, "+0x", std::hex, probe.file_offset);
       if (err == EACCES || err == EPERM) {
-        return Status::Error(StrCat(what, ": ", std::strerror(err), LibbpfReasonSuffix(), "; ",
-                                    PerfPermissionAdvice()));
+        // perf_uprobe_event_init wants CAP_SYS_ADMIN since "perf: Require CAP_SYS_ADMIN for
+        // uprobes" (2025, in the stable kernels: Debian's 6.1.176 and 6.12.95 have it), whatever
+        // CAP_PERFMON and perf_event_paranoid say.
+        return Status::Error(
+            StrCat(what, ": ", std::strerror(err), LibbpfReasonSuffix(),
+                   "; uprobes through perf events need CAP_SYS_ADMIN on kernels with the 2025 fix "
+                   "\"perf: Require CAP_SYS_ADMIN for uprobes\" (run pprofd as root for heap "
+                   "profiles), otherwise ",
+                   PerfPermissionAdvice()));
       }
       return ErrnoError(what, err);
     }
