@@ -11,6 +11,7 @@
 #include "cpu_sample_abi.h"
 #include "stack_copy.bpf.h"
 #include "task_pid.bpf.h"
+#include "user_regs.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -57,7 +58,6 @@ int sample_cpu(struct bpf_perf_event_data *ctx)
 	__u32 kernel_tgid = *(volatile __u32 *)&target_kernel_tgid;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct pprofd_cpu_sample *s;
-	struct task_struct *task;
 	struct pt_regs *user_regs;
 	__u64 sampled_ip;
 
@@ -85,8 +85,7 @@ int sample_cpu(struct bpf_perf_event_data *ctx)
 
 	/* The task's saved user-mode registers: equal to the sampled ones when the sample hit user
 	 * code, and the state at kernel entry when it hit a system call or fault. */
-	task = bpf_get_current_task_btf();
-	user_regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	user_regs = pprofd_current_user_regs();
 	s->ip = BPF_CORE_READ(user_regs, ip);
 	s->sp = BPF_CORE_READ(user_regs, sp);
 	s->bp = BPF_CORE_READ(user_regs, bp);

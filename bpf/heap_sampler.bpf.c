@@ -37,8 +37,14 @@ __u64 next_alloc_id = 0;
 /* The target's task->tgid: set by user space or learned (see cpu_sampler.bpf.c). */
 __u32 target_kernel_tgid = 0;
 
+#ifndef PPROFD_HEAP_NO_SESSION
+/* Weak kfuncs that libbpf looks up at load, in module BTFs too when vmlinux lacks them (before
+ * 6.10), which takes CAP_SYS_ADMIN (BPF_BTF_GET_NEXT_ID): the classic object
+ * (heap_sampler_classic.bpf.c) is this file without them, so a unit with CAP_BPF and CAP_PERFMON
+ * loads it. */
 extern bool bpf_session_is_return(void) __ksym __weak;
 extern __u64 *bpf_session_cookie(void) __ksym __weak;
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -380,6 +386,10 @@ static __always_inline __u64 returned_address(__u64 rc, __u32 fn, __u64 memptr)
 SEC("uprobe") /* expected_attach_type BPF_TRACE_UPROBE_SESSION, set by user space */
 int heap_session(struct pt_regs *ctx)
 {
+#ifdef PPROFD_HEAP_NO_SESSION
+	return 0; /* never loaded: the classic object only keeps the skeleton's layout */
+}
+#else
 	__u32 fn = (__u32)bpf_get_attach_cookie(ctx);
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending_call *p;
@@ -421,6 +431,7 @@ int heap_session(struct pt_regs *ctx)
 	*cookie = st.size << COOKIE_FLAG_BITS | st.flags;
 	return 0;
 }
+#endif
 
 SEC("uprobe") /* expected_attach_type BPF_TRACE_UPROBE_MULTI, set by user space */
 int heap_free_multi(struct pt_regs *ctx)

@@ -59,4 +59,12 @@ struct pprofd_offcpu_task_state {
 	__u32 futex_flags; /* PPROFD_OFFCPU_SEEDED */
 };
 
+/* One thread's task state, as the task_states iterator reads it (kernels without thread pidfds,
+ * where user space cannot look the state up itself). */
+struct pprofd_offcpu_wait_record {
+	__u32 tid; /* in the agent's PID namespace */
+	__u32 reserved;
+	struct pprofd_offcpu_task_state state;
+};
+
 #endif

@@ -23,6 +23,7 @@
 #include "offcpu_sample_abi.h"
 #include "stack_copy.bpf.h"
 #include "task_pid.bpf.h"
+#include "user_regs.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -164,14 +165,17 @@ static __always_inline __u32 learn_target(void)
 	return kernel_tgid;
 }
 
-static __always_inline void read_user_regs(struct task_struct *task, __u64 *ip, __u64 *sp,
-					   __u64 *bp)
+static __always_inline void read_regs(struct pt_regs *regs, __u64 *ip, __u64 *sp, __u64 *bp)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-
 	*ip = BPF_CORE_READ(regs, ip);
 	*sp = BPF_CORE_READ(regs, sp);
 	*bp = BPF_CORE_READ(regs, bp);
+}
+
+static __always_inline void read_user_regs(struct task_struct *task, __u64 *ip, __u64 *sp,
+					   __u64 *bp)
+{
+	read_regs(pprofd_task_user_regs(task), ip, sp, bp);
 }
 
 static __always_inline void copy_user_stack(struct pprofd_offcpu_event *e)
@@ -208,7 +212,7 @@ static __always_inline void emit_current(__u32 kind, __u32 tid, __u64 delay, __u
 	e->user_stack_len = 0;
 	e->kernel_stack_len = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	read_user_regs(bpf_get_current_task_btf(), &e->ip, &e->sp, &e->bp);
+	read_regs(pprofd_current_user_regs(), &e->ip, &e->sp, &e->bp);
 	if (p) {
 		e->flags = p->flags;
 		e->kernel_stack_len = p->kernel_stack_len;
@@ -482,5 +486,72 @@ SEC("tracepoint/syscalls/sys_exit_futex_waitv")
 int offcpu_futex_waitv_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	futex_wait_exit();
+	return 0;
+}
+
+/* ---- waits under way on kernels without thread pidfds ----
+ * User space looks a thread's task state up by a pidfd of that thread, which needs PIDFD_THREAD
+ * (Linux 6.9). Before it, this task iterator does it: a reading pass writes one
+ * pprofd_offcpu_wait_record per thread of the target that has a state; a seeding pass
+ * (iter_seed_kind < PPROFD_OFFCPU_KIND_COUNT, set by user space with iter_seed_since_ns and the
+ * seed_tids set) marks the listed threads as waiting since then, as SeedWaits does with pidfds,
+ * so a thread already asleep when a window opens (a deadlock) is in the window. */
+__u32 iter_seed_kind = PPROFD_OFFCPU_KIND_COUNT;
+__u64 iter_seed_since_ns = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32); /* tid in the agent's namespace */
+	__type(value, __u8);
+} seed_tids SEC(".maps");
+
+static __always_inline bool is_target_task(struct task_struct *task)
+{
+	__u32 kernel_tgid = *(volatile __u32 *)&target_kernel_tgid;
+
+	if (kernel_tgid != 0)
+		return BPF_CORE_READ(task, tgid) == kernel_tgid;
+	return pprofd_task_tgid_in_ns(task, pidns_ino) == target_tgid;
+}
+
+SEC("iter/task")
+int task_states_iter(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct pprofd_offcpu_wait_record r = {};
+	struct pprofd_offcpu_task_state *st;
+	__u32 kind = iter_seed_kind;
+
+	if (!task || !is_target_task(task))
+		return 0;
+	r.tid = agent_in_init_pidns ? BPF_CORE_READ(task, pid) : pprofd_task_tid_in_ns(task, pidns_ino);
+	if (kind < PPROFD_OFFCPU_KIND_COUNT) {
+		if (!bpf_map_lookup_elem(&seed_tids, &r.tid))
+			return 0;
+		st = bpf_task_storage_get(&task_states, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!st)
+			return 0;
+		if (kind == PPROFD_OFFCPU_BLOCK) {
+			/* A switch-out seen since attaching is the better start. */
+			if (st->block_since_ns && st->block_generation == generation[PPROFD_OFFCPU_BLOCK])
+				return 0;
+			st->block_since_ns = iter_seed_since_ns;
+			st->block_generation = generation[PPROFD_OFFCPU_BLOCK];
+			st->block_flags = PPROFD_OFFCPU_SEEDED;
+		} else {
+			if (st->futex_since_ns && st->futex_generation == generation[PPROFD_OFFCPU_MUTEX])
+				return 0;
+			st->futex_since_ns = iter_seed_since_ns;
+			st->futex_generation = generation[PPROFD_OFFCPU_MUTEX];
+			st->futex_flags = PPROFD_OFFCPU_SEEDED;
+		}
+		return 0;
+	}
+	st = bpf_task_storage_get(&task_states, task, 0, 0);
+	if (!st)
+		return 0;
+	r.state = *st;
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

@@ -26,10 +26,14 @@ static __always_inline __u32 pprofd_copy_user_stack(__u8 *dst, __u32 limit, __u6
 	if (bpf_probe_read_user(dst, first, (const void *)sp) != 0)
 		return 0;
 	copied = first;
-	for (int i = 0; i < PPROFD_MAX_STACK_BYTES / PPROFD_PAGE_SIZE; i++) {
-		if (copied > limit - PPROFD_PAGE_SIZE)
-			break;
-		if (copied > PPROFD_MAX_STACK_BYTES - PPROFD_PAGE_SIZE)
+	/* At most limit / PAGE - 1 pages after the first (first <= PAGE), so every read ends within
+	 * `limit`. The bound compares the loop counter with a load-time constant, both known to the
+	 * verifier at each step. Comparing `copied` with the limit instead left a dead branch with
+	 * contradictory bounds that the 6.1 verifier still walks, and refuses ("R1 min value is
+	 * outside of the allowed memory range"): it predicts a branch only when the constant is the
+	 * comparison's second operand, which the compiler does not promise. */
+	for (int i = 0; i < PPROFD_MAX_STACK_BYTES / PPROFD_PAGE_SIZE - 1; i++) {
+		if (i + 1 >= limit / PPROFD_PAGE_SIZE)
 			break;
 		if (bpf_probe_read_user(dst + copied, PPROFD_PAGE_SIZE, (const void *)(sp + copied)) != 0)
 			break;

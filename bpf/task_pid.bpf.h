@@ -49,7 +49,9 @@ static __always_inline __u32 pprofd_task_tgid_in_ns(struct task_struct *task, __
  * (a container seen from the host), where that helper fails with EINVAL. */
 static __always_inline __u32 pprofd_learn_current_target(__u32 target_tgid, __u64 ns_ino)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	/* Read only through CO-RE probe reads: the untyped helper (every kernel) is enough;
+	 * bpf_get_current_task_btf needs 5.11. */
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
 	if (pprofd_task_tgid_in_ns(task, ns_ino) != target_tgid)
 		return 0;
@@ -63,7 +65,7 @@ static __always_inline __u32 pprofd_current_tid_in_ns(__u64 pid_tgid, bool agent
 {
 	if (agent_in_init_pidns)
 		return (__u32)pid_tgid;
-	return pprofd_task_tid_in_ns(bpf_get_current_task_btf(), ns_ino);
+	return pprofd_task_tid_in_ns((struct task_struct *)bpf_get_current_task(), ns_ino);
 }
 
 #endif

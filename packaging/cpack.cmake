@@ -5,6 +5,7 @@
 #   /lib/systemd/system/pprofd.service           one process named in /etc/default/pprofd
 #   /lib/systemd/system/pprofd@.service          pprofd@UNIT: the main process of UNIT.service
 #   /etc/default/pprofd                          conffile: PPROFD_TARGET, PPROFD_OPTS
+#   /usr/lib/sysctl.d/60-pprofd.conf             kernel.perf_event_paranoid=2 (Debian's is 3)
 #   /usr/share/doc/pprofd/README.md, docs/*.md
 #
 # Units go to /lib/systemd/system, where Debian 12's packages put them (not /usr/lib: dpkg does
@@ -13,6 +14,9 @@
 install(FILES ${PROJECT_SOURCE_DIR}/systemd/pprofd.service ${PROJECT_SOURCE_DIR}/systemd/pprofd@.service
         DESTINATION /lib/systemd/system)
 install(FILES ${PROJECT_SOURCE_DIR}/systemd/pprofd.default DESTINATION /etc/default RENAME pprofd)
+# kernel.perf_event_paranoid=2 on Debian's kernels (3 refuses CAP_PERFMON): the file says why.
+install(FILES ${PROJECT_SOURCE_DIR}/systemd/pprofd-sysctl.conf DESTINATION /usr/lib/sysctl.d
+        RENAME 60-pprofd.conf)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/doc/pprofd)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION share/doc/pprofd/docs
         FILES_MATCHING PATTERN "*.md")

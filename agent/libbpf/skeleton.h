@@ -32,6 +32,16 @@ class Skeleton {
     return skeleton;
   }
 
+  // Takes a skeleton opened some other way (e.g. the generated struct over another object's ELF
+  // bytes); null means the open failed, with errno set.
+  static StatusOr<Skeleton> Adopt(std::string_view name, T* opened) {
+    if (opened == nullptr) return ErrnoError(StrCat("open BPF program ", name), errno);
+    Skeleton skeleton;
+    skeleton.skeleton_.reset(opened);
+    skeleton.name_ = name;
+    return skeleton;
+  }
+
   // Loads the programs into the kernel; `capabilities` are what the error names as missing.
   Status Load(std::string_view capabilities = kTracingCapabilities) {
     if (int err = T::load(skeleton_.get()); err != 0) return LoadError(name_, -err, capabilities);

@@ -38,6 +38,7 @@ StatusOr<std::unique_ptr<CpuSampler>> CpuSampler::Create(const CpuSamplerOptions
   if (Status s = SetTargetConstants(program, options.target_pid, options.stack_bytes); !s.ok()) {
     return s;
   }
+  program->rodata->user_regs_from_stack_top = options.user_regs_from_stack_top;
   sampler->ring_bytes_ = RingBytesFor(options, sampler->cpus_.size());
   if (Status s = libbpf::SizeMap(program->maps.samples, sampler->ring_bytes_); !s.ok()) return s;
   if (Status s = sampler->skeleton_.Load(); !s.ok()) return s;

@@ -27,6 +27,9 @@ struct CpuSamplerOptions {
   int max_hz = 1000;  // sizes the ring buffer
   // BTF for CO-RE relocations (--btf); empty: libbpf's default, /sys/kernel/btf/vmlinux.
   std::string btf_custom_path;
+  // Read the user registers at the top of the kernel stack, as on kernels before 5.15 (which lack
+  // bpf_task_pt_regs), even where the helper exists: for tests of that path.
+  bool user_regs_from_stack_top = false;
 };
 
 // A record as it arrived from the ring buffer; valid during the callback only.

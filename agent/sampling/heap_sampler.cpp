@@ -5,20 +5,26 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <random>
 
+#include "agent/libbpf/bpf_log.h"
 #include "agent/libbpf/link.h"
 #include "agent/libbpf/map_ops.h"
+#include "agent/libbpf/open_options.h"
 #include "agent/libbpf/per_cpu.h"
 #include "agent/libbpf/ring_reader.h"
 #include "agent/libbpf/ring_size.h"
 #include "agent/libbpf/skeleton.h"
 #include "agent/libbpf/uprobe_multi.h"
+#include "agent/sampling/perf_event.h"
 #include "agent/sampling/record_stacks.h"
 #include "agent/sampling/target_constants.h"
 #include "base/log.h"
 #include "base/scoped_fd.h"
 #include "heap_sampler.skel.h"
+#include "heap_sampler_classic.skel.h"
 
 namespace pprofd::sampling {
 namespace {
@@ -77,10 +83,38 @@ std::vector<uint64_t> ExponentialIntervals(uint64_t rate_bytes, uint64_t seed) {
 
 namespace {
 
+// The classic object (heap_sampler_classic.bpf.c: no session kfuncs, whose lookup needs
+// CAP_SYS_ADMIN before 6.10) opened through heap_sampler's skeleton: the same maps, globals and
+// program names, so the rest of the sampler does not know which object it has.
+heap_sampler* OpenClassicSkeleton(const bpf_object_open_opts* opts) {
+  auto* skeleton = static_cast<heap_sampler*>(std::calloc(1, sizeof(heap_sampler)));
+  if (skeleton == nullptr) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (int err = heap_sampler__create_skeleton(skeleton); err != 0) {
+    heap_sampler__destroy(skeleton);
+    errno = -err;
+    return nullptr;
+  }
+  skeleton->skeleton->data = heap_sampler_classic__elf_bytes(&skeleton->skeleton->data_sz);
+  if (int err = bpf_object__open_skeleton(skeleton->skeleton, opts); err != 0) {
+    heap_sampler__destroy(skeleton);
+    errno = -err;
+    return nullptr;
+  }
+  return skeleton;
+}
+
 StatusOr<Skeleton> LoadSkeleton(const HeapSamplerOptions& options, bool session,
                                 const std::vector<uint64_t>& intervals) {
-  auto opened =
-      Skeleton::Open(session ? "heap_sampler (session)" : "heap_sampler", options.btf_custom_path);
+  StatusOr<Skeleton> opened = Status::Error("");
+  if (session) {
+    opened = Skeleton::Open("heap_sampler (session)", options.btf_custom_path);
+  } else {
+    libbpf::OpenOptions open_options(options.btf_custom_path);
+    opened = Skeleton::Adopt("heap_sampler", OpenClassicSkeleton(open_options.get()));
+  }
   if (!opened.ok()) return opened.status();
   Skeleton skeleton = std::move(*opened);
   if (Status s = SetTargetConstants(skeleton.get(), options.target_pid, options.stack_bytes);
@@ -201,13 +235,26 @@ Status HeapSampler::Impl::AttachClassic() {
   auto attach = [&](bpf_program* program, const AllocatorProbe& probe, bool retprobe) -> Status {
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = static_cast<uint64_t>(probe.fn),
                 .retprobe = retprobe);
-    auto link = libbpf::TakeLink(
-        bpf_program__attach_uprobe_opts(program, options.target_pid, options.module_path.c_str(),
-                                        probe.file_offset, &opts),
-        StrCat(retprobe ? "uretprobe " : "uprobe ", AllocFunctionName(probe.fn), " at ",
-               options.module_path, "+0x", std::hex, probe.file_offset));
-    if (!link.ok()) return link.status();
-    links.push_back(std::move(*link));
+    bpf_link* link = bpf_program__attach_uprobe_opts(
+        program, options.target_pid, options.module_path.c_str(), probe.file_offset, &opts);
+    if (!link) {
+      const int err = errno;
+      std::string what = StrCat(retprobe ? "uretprobe " : "uprobe ", AllocFunctionName(probe.fn),
+                                " at ", options.module_path, "+0x", std::hex, probe.file_offset);
+      if (err == EACCES || err == EPERM) {
+        // perf_uprobe_event_init wants CAP_SYS_ADMIN since "perf: Require CAP_SYS_ADMIN for
+        // uprobes" (2025, in the stable kernels: Debian's 6.1.176 and 6.12.95 have it), whatever
+        // CAP_PERFMON and perf_event_paranoid say.
+        return Status::Error(
+            StrCat(what, ": ", std::strerror(err), libbpf::LibbpfReasonSuffix(),
+                   "; uprobes through perf events need CAP_SYS_ADMIN on kernels with the 2025 fix "
+                   "\"perf: Require CAP_SYS_ADMIN for uprobes\" (run pprofd as root for heap "
+                   "profiles), otherwise ",
+                   PerfPermissionAdvice()));
+      }
+      return ErrnoError(what, err);
+    }
+    links.emplace_back(link);
     return Status::Ok();
   };
   for (const AllocatorProbe& probe : options.probes) {

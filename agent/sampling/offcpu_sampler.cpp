@@ -41,6 +41,15 @@ using Skeleton = libbpf::Skeleton<offcpu_sampler>;
 // storage map takes a pidfd as its key from user space.
 constexpr unsigned kPidfdThread = O_EXCL;
 
+// True when this kernel gives pidfds for threads (PIDFD_THREAD, 6.9): probed on pprofd's own
+// thread; before 6.9 the unknown flag is EINVAL.
+bool KernelHasThreadPidfds() {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, ::gettid(), kPidfdThread));
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
 StatusOr<ScopedFd> ThreadPidfd(pid_t tid) {
   int fd = static_cast<int>(::syscall(SYS_pidfd_open, tid, kPidfdThread));
   if (fd < 0) return ErrnoError(StrCat("pidfd_open thread ", tid), errno);
@@ -72,8 +81,13 @@ struct OffCpuSampler::Impl {
   std::array<std::vector<libbpf::Link>, PPROFD_OFFCPU_KIND_COUNT> links;
   std::array<bool, PPROFD_OFFCPU_KIND_COUNT> attached{};
   pid_t target_pid = 0;
+  // Task states are looked up by thread pidfd (6.9+), else through the task_states_iter program.
+  bool thread_pidfds = true;
 
   Status AttachProgram(bpf_program* program, std::vector<libbpf::Link>& into);
+  // Runs the task_states_iter program once; with a seeding pass set up, returns no records.
+  StatusOr<std::vector<pprofd_offcpu_wait_record>> RunTaskStatesIter() const;
+  void SeedWithIter(OffCpuKind kind, std::span<const pid_t> tids, uint64_t since_ns);
 };
 
 StatusOr<std::unique_ptr<OffCpuSampler>> OffCpuSampler::Create(
@@ -96,6 +110,11 @@ StatusOr<std::unique_ptr<OffCpuSampler>> OffCpuSampler::Create(
                                        "open ring buffer of offcpu_sampler");
   if (!ring.ok()) return ring.status();
   impl.ring = std::move(*ring);
+  impl.thread_pidfds = !options.force_task_iterator && KernelHasThreadPidfds();
+  if (!impl.thread_pidfds) {
+    LogDebug(
+        "off-CPU sampler: no thread pidfds (Linux 6.9): waits under way found by task iterator");
+  }
   return sampler;
 }
 
@@ -188,10 +207,49 @@ WaitFields FieldsOf(OffCpuKind kind, pprofd_offcpu_task_state& state) {
 
 }  // namespace
 
+StatusOr<std::vector<pprofd_offcpu_wait_record>> OffCpuSampler::Impl::RunTaskStatesIter() const {
+  libbpf::Link link(bpf_program__attach_iter(skeleton->progs.task_states_iter, nullptr));
+  if (!link) return ErrnoError("attach task_states_iter", errno);
+  ScopedFd iter(bpf_iter_create(bpf_link__fd(link.get())));
+  if (!iter.valid()) return ErrnoError("create task_states_iter", errno);
+  std::vector<pprofd_offcpu_wait_record> records;
+  std::vector<char> bytes;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(iter.get(), buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError("read task_states_iter", errno);
+    if (n == 0) break;
+    bytes.insert(bytes.end(), buffer, buffer + n);
+  }
+  records.resize(bytes.size() / sizeof(pprofd_offcpu_wait_record));
+  std::memcpy(records.data(), bytes.data(), records.size() * sizeof(pprofd_offcpu_wait_record));
+  return records;
+}
+
+void OffCpuSampler::Impl::SeedWithIter(OffCpuKind kind, std::span<const pid_t> tids,
+                                       uint64_t since_ns) {
+  const int set_fd = bpf_map__fd(skeleton->maps.seed_tids);
+  libbpf::ClearHashMap(set_fd, sizeof(uint32_t));
+  const uint8_t one = 1;
+  for (pid_t tid : tids) {
+    const uint32_t key = static_cast<uint32_t>(tid);
+    bpf_map_update_elem(set_fd, &key, &one, BPF_ANY);
+  }
+  skeleton->bss->iter_seed_since_ns = since_ns;
+  skeleton->data->iter_seed_kind = static_cast<uint32_t>(kind);
+  auto ran = RunTaskStatesIter();
+  skeleton->data->iter_seed_kind = PPROFD_OFFCPU_KIND_COUNT;
+  libbpf::ClearHashMap(set_fd, sizeof(uint32_t));
+  if (!ran.ok())
+    LogWarning(StrCat("off-CPU sampler: seed waiting threads: ", ran.status().message()));
+}
+
 void OffCpuSampler::SeedWaits(OffCpuKind kind, std::span<const pid_t> tids, uint64_t since_ns) {
   Impl& impl = *impl_;
   const int k = static_cast<int>(kind);
   if (!impl.attached[k]) return;
+  if (!impl.thread_pidfds) return impl.SeedWithIter(kind, tids, since_ns);
   const int fd = bpf_map__fd(impl.skeleton->maps.task_states);
   const uint32_t generation = impl.skeleton->bss->generation[k];
   for (pid_t tid : tids) {
@@ -222,6 +280,20 @@ std::vector<WaitInProgress> OffCpuSampler::WaitsInProgress(OffCpuKind kind) cons
   if (!impl.attached[k]) return result;
   const int fd = bpf_map__fd(impl.skeleton->maps.task_states);
   const uint32_t generation = impl.skeleton->bss->generation[k];
+  if (!impl.thread_pidfds) {
+    auto records = impl.RunTaskStatesIter();
+    if (!records.ok()) {
+      LogWarning(StrCat("off-CPU sampler: waits under way: ", records.status().message()));
+      return result;
+    }
+    for (pprofd_offcpu_wait_record& record : *records) {
+      WaitFields fields = FieldsOf(kind, record.state);
+      if (*fields.since_ns == 0 || *fields.generation != generation) continue;
+      result.push_back(WaitInProgress{static_cast<pid_t>(record.tid), *fields.since_ns,
+                                      (*fields.flags & PPROFD_OFFCPU_SEEDED) != 0});
+    }
+    return result;
+  }
   const std::string dir_path = StrCat("/proc/", impl.target_pid, "/task");
   DIR* dir = ::opendir(dir_path.c_str());
   if (dir == nullptr) return result;  // the target exited

@@ -24,6 +24,9 @@ struct OffCpuSamplerOptions {
   pid_t target_pid = 0;  // as seen in the agent's PID namespace
   uint32_t stack_bytes = 16384;
   std::string btf_custom_path;
+  // Find waits under way with a task iterator, as on kernels without thread pidfds (before 6.9),
+  // even where they exist: for tests of that path.
+  bool force_task_iterator = false;
 };
 
 enum class OffCpuKind { kBlock = PPROFD_OFFCPU_BLOCK, kMutex = PPROFD_OFFCPU_MUTEX };

@@ -29,12 +29,29 @@ StatusOr<ScopedFd> OpenCpuClockEvent(int cpu, uint64_t period_ns) {
     int err = errno;
     std::string what = StrCat("perf_event_open cpu=", cpu);
     if (err == EACCES || err == EPERM) {
-      return Status::Error(what + ": " + std::strerror(err) +
-                           "; pprofd needs CAP_PERFMON (or root) to sample all CPUs");
+      return Status::Error(what + ": " + std::strerror(err) + "; " + PerfPermissionAdvice());
     }
     return ErrnoError(what, err);
   }
   return ScopedFd(fd);
+}
+
+std::string PerfPermissionAdvice(int paranoid) {
+  if (paranoid >= 3) {
+    return StrCat(
+        "kernel.perf_event_paranoid=", paranoid,
+        " lets only CAP_SYS_ADMIN open perf events (Debian's kernels): set it to 2, the "
+        "kernel's default, as the pprofd package does in /usr/lib/sysctl.d/60-pprofd.conf "
+        "(sysctl -w kernel.perf_event_paranoid=2), or run pprofd as root");
+  }
+  return "pprofd needs CAP_PERFMON (or root) to sample all CPUs and attach uprobes";
+}
+
+std::string PerfPermissionAdvice() {
+  auto text = ReadFileToString("/proc/sys/kernel/perf_event_paranoid");
+  int paranoid = 2;
+  if (text.ok()) std::from_chars(text->data(), text->data() + text->size(), paranoid);
+  return PerfPermissionAdvice(paranoid);
 }
 
 StatusOr<std::vector<int>> ParseCpuList(std::string_view text) {

@@ -48,6 +48,12 @@ StatusOr<ProcStat> ParseProcStat(std::string_view text) {
     if (field == 3) {
       if (value.size() != 1) return Status::Error("malformed /proc/PID/stat: bad state");
       stat.state = value[0];
+    } else if (field == 4) {
+      uint64_t ppid = 0;
+      if (!ParseUnsigned(value, &ppid)) {
+        return Status::Error(StrCat("malformed /proc/PID/stat: bad ppid '", value, "'"));
+      }
+      stat.ppid = static_cast<pid_t>(ppid);
     } else if (field == 9) {
       if (!ParseUnsigned(value, &stat.flags)) {
         return Status::Error(StrCat("malformed /proc/PID/stat: bad flags '", value, "'"));

@@ -18,6 +18,7 @@ constexpr uint64_t kPfKthread = 0x00200000;
 struct ProcStat {
   std::string comm;    // field 2, without the parentheses (may itself contain ") ")
   char state = '?';    // field 3: R, S, D, Z, X, ...
+  pid_t ppid = 0;      // field 4
   uint64_t flags = 0;  // field 9
   // Fields 14 and 15, in clock ticks (sysconf(_SC_CLK_TCK)); set when has_cpu_times.
   uint64_t utime_ticks = 0;

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "agent/target/proc_stat.h"
+#include "agent/target/unit_cgroup.h"
 #include "base/file_util.h"
 #include "base/log.h"
 #include "base/scoped_fd.h"
@@ -357,9 +358,17 @@ StatusOr<pid_t> TargetResolver::ResolvePidfile() const {
 }
 
 StatusOr<pid_t> TargetResolver::ResolveSystemdUnit() const {
+  // The unit's cgroup first: it needs no bus, which pprofd@.service (DynamicUser=yes) cannot
+  // reach. systemctl only when the cgroup cannot tell (absent, or several unrelated processes).
+  auto from_cgroup = UnitMainPidFromCgroup(spec_.value);
+  if (from_cgroup.ok()) return from_cgroup;
+  LogDebug(StrCat("--systemd-unit ", spec_.value, ": ", from_cgroup.status().message(),
+                  "; asking systemctl"));
   auto output = RunSystemctlShow(spec_.value, kSystemctlTimeout);
   if (!output.ok()) {
-    return Status::Error(StrCat("--systemd-unit ", spec_.value, ": ", output.status().message()));
+    return Status::Error(StrCat("--systemd-unit ", spec_.value, ": ",
+                                from_cgroup.status().message(), " (is the service running?), and ",
+                                output.status().message()));
   }
   auto pid = ParseSystemctlMainPid(*output);
   if (!pid.ok()) {

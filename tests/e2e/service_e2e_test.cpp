@@ -363,7 +363,8 @@ TEST_CASE("Service: the Debian package installs, profiles, verifies and purges c
   for (const char* path :
        {"/usr/bin/pprofd", "/lib/systemd/system/pprofd.service",
         "/lib/systemd/system/pprofd@.service", "/etc/default/pprofd",
-        "/usr/share/doc/pprofd/README.md", "/usr/share/doc/pprofd/docs/service.md"}) {
+        "/usr/share/doc/pprofd/README.md", "/usr/share/doc/pprofd/docs/service.md",
+        "/usr/lib/sysctl.d/60-pprofd.conf"}) {
     INFO(path);
     CHECK(has(path));
     CHECK(fs::exists(path));

@@ -13,7 +13,7 @@
 #include "agent/host/target_context.h"
 #include "agent/host/window_set.h"
 #include "base/log.h"
-#include "tests/host/sleeping_child.h"
+#include "tests/support/sleeping_child.h"
 
 namespace pprofd::host {
 namespace {

@@ -107,7 +107,7 @@ TEST_CASE("A skeleton opened with a missing BTF file fails to load naming the pr
   Status loaded = skeleton->Load();
   REQUIRE_FALSE(loaded.ok());
   CHECK(loaded.message().rfind("load BPF program cpu_sampler: ", 0) == 0);
-  CHECK(loaded.message().find("libbpf's log above") != std::string::npos);
+  CHECK(loaded.message().find("libbpf's log at --log-level debug") != std::string::npos);
 }
 
 }  // namespace

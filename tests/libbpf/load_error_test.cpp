@@ -26,13 +26,13 @@ TEST_CASE("A load refused for want of capabilities names the capabilities", "[li
 TEST_CASE("EACCES names both the capabilities and the verifier's log", "[libbpf]") {
   CHECK(LoadError("offcpu_sampler", EACCES).message() ==
         "load BPF program offcpu_sampler: Permission denied; pprofd needs CAP_BPF and "
-        "CAP_PERFMON (or root), else the verifier's log above says what it refused");
+        "CAP_PERFMON (or root), else the verifier refused it (its whole log at --log-level debug)");
 }
 
 TEST_CASE("Other load errors point at libbpf's log", "[libbpf]") {
   CHECK(LoadError("thread_snapshot", EINVAL).message() ==
-        "load BPF program thread_snapshot: Invalid argument; libbpf's log above says what "
-        "failed (a kernel feature or BTF it lacks, or the verifier)");
+        "load BPF program thread_snapshot: Invalid argument; libbpf's log at --log-level debug "
+        "says what failed (a kernel feature or BTF it lacks, or the verifier)");
   const std::string message = LoadError("thread_snapshot", 524).message();  // ENOTSUPP
   CHECK(message.find('\n') == std::string::npos);
   CHECK(message.rfind("load BPF program thread_snapshot: ", 0) == 0);

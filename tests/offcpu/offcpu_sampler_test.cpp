@@ -26,10 +26,11 @@ using testing::Field;
 using testing::OffCpuTarget;
 using testing::Record;
 
-std::unique_ptr<OffCpuSampler> MustCreate(pid_t pid) {
+std::unique_ptr<OffCpuSampler> MustCreate(pid_t pid, bool force_task_iterator = false) {
   libbpf::RouteLibbpfLogsToLogger();
   OffCpuSamplerOptions options;
   options.target_pid = pid;
+  options.force_task_iterator = force_task_iterator;
   auto sampler = OffCpuSampler::Create(options);
   INFO(sampler.status().message());
   REQUIRE(sampler.ok());
@@ -332,11 +333,13 @@ struct SeedCase {
   std::string background_command;  // starts one wait of the given milliseconds
   void (*wait_until_waiting)(pid_t, int64_t);
   std::string waiting_function;  // the frame the wait's stack must show
+  // The path of kernels without thread pidfds (before 6.9): a task iterator.
+  bool task_iterator = false;
 };
 
 void CheckSeedsAndWaitsInProgress(const SeedCase& c) {
   OffCpuTarget target;
-  auto sampler = MustCreate(target.pid());
+  auto sampler = MustCreate(target.pid(), c.task_iterator);
   // Waiting before the window opens: no switch-out or futex entry will be seen.
   const int64_t early = Field(target.Command(c.background_command + " 400"), "tid");
   c.wait_until_waiting(target.pid(), early);
@@ -402,6 +405,18 @@ TEST_CASE("SeedWaits and WaitsInProgress of the block kind", "[offcpu][bpf]") {
 TEST_CASE("SeedWaits and WaitsInProgress of the mutex kind", "[offcpu][bpf]") {
   CheckSeedsAndWaitsInProgress({OffCpuKind::kMutex, PPROFD_OFFCPU_MUTEX, "background-cond",
                                 WaitUntilInFutexWait, "WaitOnCondvar"});
+}
+
+TEST_CASE("Without thread pidfds: seeds and waits under way of the block kind by task iterator",
+          "[offcpu][bpf]") {
+  CheckSeedsAndWaitsInProgress({OffCpuKind::kBlock, PPROFD_OFFCPU_BLOCK, "background",
+                                WaitUntilAsleep, "LongSleep", /*task_iterator=*/true});
+}
+
+TEST_CASE("Without thread pidfds: seeds and waits under way of the mutex kind by task iterator",
+          "[offcpu][bpf]") {
+  CheckSeedsAndWaitsInProgress({OffCpuKind::kMutex, PPROFD_OFFCPU_MUTEX, "background-cond",
+                                WaitUntilInFutexWait, "WaitOnCondvar", /*task_iterator=*/true});
 }
 
 TEST_CASE("A mutex seed of a thread that was not waiting ends at its next futex call",

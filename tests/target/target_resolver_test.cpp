@@ -15,6 +15,8 @@
 #include <fstream>
 #include <string>
 
+#include "agent/target/unit_cgroup.h"
+
 namespace pprofd::target {
 namespace {
 
@@ -310,8 +312,9 @@ TEST_CASE("Resolving a systemd unit through systemctl on PATH", "[resolver]") {
   CHECK(resolver.Resolve().status().message().find(
             "--systemd-unit demo.service: unexpected output from systemctl") == 0);
   CHECK(TargetResolver({TargetKind::kSystemdUnit, "fail.service"}).Resolve().status().message() ==
-        "--systemd-unit fail.service: systemctl show -p MainPID fail.service exited 1: Failed to "
-        "connect to bus: No such file");
+        "--systemd-unit fail.service: no cgroup fail.service under /sys/fs/cgroup (is the service "
+        "running?), and systemctl show -p MainPID fail.service exited 1: Failed to connect to bus: "
+        "No such file");
 
   const auto start = std::chrono::steady_clock::now();
   auto hung = RunSystemctlShow("hang.service", milliseconds(300));
@@ -326,6 +329,78 @@ TEST_CASE("Resolving a systemd unit through systemctl on PATH", "[resolver]") {
   ::setenv("PATH", old_path.c_str(), 1);
   ::unlink((dir + "/systemctl").c_str());
   ::unlink(answer.c_str());
+  ::rmdir(dir.c_str());
+}
+
+
+TEST_CASE("UnitFileName adds .service and refuses paths", "[resolver]") {
+  CHECK(*UnitFileName("nginx") == "nginx.service");
+  CHECK(*UnitFileName("nginx.service") == "nginx.service");
+  CHECK(*UnitFileName("foo@bar.service") == "foo@bar.service");
+  CHECK_FALSE(UnitFileName("").ok());
+  CHECK_FALSE(UnitFileName("..").ok());
+  CHECK_FALSE(UnitFileName("../etc.service").ok());
+}
+
+TEST_CASE("PickUnitMainPid takes the one process whose parent is outside the unit", "[resolver]") {
+  // systemd (1) forked 100; 100 forked 101 and 102; 102 forked 103.
+  CHECK(*PickUnitMainPid({{101, 100}, {100, 1}, {102, 100}, {103, 102}}) == 100);
+  // A daemon that double-forked: its parent exited, it was reparented to PID 1.
+  CHECK(*PickUnitMainPid({{200, 1}, {201, 200}}) == 200);
+  CHECK(PickUnitMainPid({}).status().message() == "its cgroup holds no process");
+  CHECK(PickUnitMainPid({{300, 1}, {301, 1}}).status().message() ==
+        "its cgroup holds 2 processes started apart");
+}
+
+TEST_CASE("FindUnitCgroup finds a unit in nested slices", "[resolver]") {
+  const std::string root = MakeTempDir();
+  for (const char* dir : {"/system.slice", "/system.slice/system-pprofd.slice",
+                          "/system.slice/system-pprofd.slice/pprofd@demo.service",
+                          "/system.slice/other.service", "/user.slice"}) {
+    REQUIRE(::mkdir((root + dir).c_str(), 0755) == 0);
+  }
+  CHECK(FindUnitCgroup(root, "pprofd@demo.service") ==
+        root + "/system.slice/system-pprofd.slice/pprofd@demo.service");
+  CHECK(FindUnitCgroup(root, "other.service") == root + "/system.slice/other.service");
+  CHECK(FindUnitCgroup(root, "absent.service").empty());
+  REQUIRE(std::system(("rm -rf '" + root + "'").c_str()) == 0);
+}
+
+TEST_CASE("Resolving a systemd unit from its cgroup, without a bus", "[resolver]") {
+  // A real cgroup named like a unit, holding a process and its child; systemctl fails as it does
+  // for a DynamicUser= service (no bus).
+  const char* root = ::access("/sys/fs/cgroup/cgroup.procs", F_OK) == 0 ? "/sys/fs/cgroup"
+                                                                        : "/sys/fs/cgroup/systemd";
+  const std::string slice =
+      std::string(root) + "/pprofd-test-" + std::to_string(::getpid()) + ".slice";
+  const std::string unit = "resolver-test-" + std::to_string(::getpid()) + ".service";
+  const std::string cgroup = slice + "/" + unit;
+  REQUIRE(::mkdir(slice.c_str(), 0755) == 0);
+  REQUIRE(::mkdir(cgroup.c_str(), 0755) == 0);
+  // sh (the main process) with a child sleep forked once it is in the cgroup: main is the shell.
+  const std::string dir = MakeTempDir();
+  WriteFile(dir + "/main.sh", "sleep 0.5; sleep 30 & wait\n");
+  Child child("/bin/sh", dir + "/main.sh");
+  WriteFile(cgroup + "/cgroup.procs", std::to_string(child.pid()) + "\n");
+  ::usleep(1000 * 1000);
+  WriteFile(dir + "/systemctl",
+            "#!/bin/sh\necho 'Failed to get properties: Transport endpoint is not connected' >&2\n"
+            "exit 1\n",
+            0755);
+  const std::string old_path = ::getenv("PATH") ? ::getenv("PATH") : "";
+  ::setenv("PATH", (dir + ":" + old_path).c_str(), 1);
+  auto pid = TargetResolver({TargetKind::kSystemdUnit, unit}).Resolve();
+  ::setenv("PATH", old_path.c_str(), 1);
+  INFO(pid.status().message());
+  CHECK((pid.ok() && *pid == child.pid()));
+  // Empty the cgroup before removing it.
+  ::kill(child.pid(), SIGKILL);
+  std::system(("for p in $(cat " + cgroup + "/cgroup.procs); do kill -9 $p; done").c_str());
+  ::usleep(200 * 1000);
+  ::rmdir(cgroup.c_str());
+  ::rmdir(slice.c_str());
+  ::unlink((dir + "/systemctl").c_str());
+  ::unlink((dir + "/main.sh").c_str());
   ::rmdir(dir.c_str());
 }
 

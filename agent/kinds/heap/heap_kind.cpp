@@ -73,24 +73,28 @@ void HeapKind::Drain() {
       [this](const sampling::RawHeapFree& raw) { store_.RecordFree(raw.event->header.alloc_id); });
 }
 
-Status HeapKind::Available() const {
-  if (!setup_.sampler) return Status::Error(setup_.unavailable_reason);
-  return Status::Ok();
-}
+// Always: whether this kernel can probe the allocator is answered in Profile(), after the 400 a
+// request pprofd was not started to answer gets on every kernel.
+Status HeapKind::Available() const { return Status::Ok(); }
 
 void HeapKind::Profile(const http::ProfileRequest& request, http::ProfileCallback done) {
   if (stopped_) {
     return done(Status::Error(stopped_reason_), http::BackendErrorKind::kUnavailable);
   }
+  // A request pprofd was not started to answer is the client's mistake (400, naming --heap) on
+  // every kernel, before whether this kernel can probe the allocator at all (501).
+  if (request.seconds == 0 && !setup_.track_from_start) {
+    return done(
+        Status::Error("heap tracking is off: start pprofd with --heap to track allocations from "
+                      "start-up (uprobes on malloc and free cost the target on every call; see "
+                      "docs/benchmarks.md), or ask for the allocations of the next N seconds "
+                      "with ?seconds=N"),
+        http::BackendErrorKind::kBadRequest);
+  }
+  if (!setup_.sampler) {
+    return done(Status::Error(setup_.unavailable_reason), http::BackendErrorKind::kNotImplemented);
+  }
   if (request.seconds == 0) {
-    if (!setup_.track_from_start) {
-      return done(
-          Status::Error("heap tracking is off: start pprofd with --heap to track allocations from "
-                        "start-up (uprobes on malloc and free cost the target on every call; see "
-                        "docs/benchmarks.md), or ask for the allocations of the next N seconds "
-                        "with ?seconds=N"),
-          http::BackendErrorKind::kBadRequest);
-    }
     Drain();
     std::vector<std::string> comments = Comments(setup_.sampler->Stats(), /*window_seconds=*/0);
     done(Write(store_.Snapshot(), request, NowNs(CLOCK_REALTIME), 0, std::move(comments)));

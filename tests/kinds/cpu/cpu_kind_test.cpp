@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "base/log.h"
-#include "tests/host/sleeping_child.h"
+#include "tests/support/sleeping_child.h"
 #include "tests/support/go_tool.h"
 
 namespace pprofd::kinds::cpu {
