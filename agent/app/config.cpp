@@ -33,7 +33,7 @@ Without a target, starts the bundled demo workload and profiles it.
 
 Target (one of):
   --pid PID            process to profile; pprofd exits when it exits
-  --systemd-unit UNIT  the unit's main process (systemctl show -p MainPID); followed across
+  --systemd-unit UNIT  the unit's main process (from its cgroup, else systemctl); followed across
                        restarts
   --pidfile PATH       the process whose PID the file holds; followed across restarts
   --exe NAME           the one process whose executable is NAME (a path, or a base name);

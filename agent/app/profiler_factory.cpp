@@ -2,14 +2,14 @@
 
 #include <utility>
 
-#include "agent/heap/allocator_locator.h"
 #include "agent/host/target_context.h"
 #include "agent/kinds/cpu/cpu_kind.h"
+#include "agent/kinds/cpu/cpu_sampler.h"
+#include "agent/kinds/heap/allocator/allocator_locator.h"
 #include "agent/kinds/heap/heap_kind.h"
+#include "agent/kinds/heap/heap_sampler.h"
 #include "agent/kinds/offcpu/offcpu_kind.h"
 #include "agent/kinds/threads/threads_kind.h"
-#include "agent/sampling/cpu_sampler.h"
-#include "agent/sampling/heap_sampler.h"
 #include "agent/target/target_process.h"
 #include "base/log.h"
 

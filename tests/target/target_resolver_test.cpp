@@ -332,7 +332,6 @@ TEST_CASE("Resolving a systemd unit through systemctl on PATH", "[resolver]") {
   ::rmdir(dir.c_str());
 }
 
-
 TEST_CASE("UnitFileName adds .service and refuses paths", "[resolver]") {
   CHECK(*UnitFileName("nginx") == "nginx.service");
   CHECK(*UnitFileName("nginx.service") == "nginx.service");

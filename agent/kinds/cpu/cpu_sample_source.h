@@ -7,7 +7,7 @@
 #include <functional>
 #include <memory>
 
-#include "agent/sampling/cpu_sampler.h"
+#include "agent/kinds/cpu/cpu_sampler.h"
 #include "base/status.h"
 
 namespace pprofd::kinds::cpu {

@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "agent/heap/allocator_locator.h"
 #include "agent/host/profile_kind.h"
 #include "agent/host/target_context.h"
 #include "agent/host/window_set.h"
+#include "agent/kinds/heap/allocator/allocator_locator.h"
+#include "agent/kinds/heap/heap_sampler.h"
 #include "agent/kinds/heap/heap_store.h"
-#include "agent/sampling/heap_sampler.h"
 
 namespace pprofd::kinds::heap {
 

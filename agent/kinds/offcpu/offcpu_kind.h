@@ -15,8 +15,8 @@
 #include "agent/host/target_context.h"
 #include "agent/host/window_set.h"
 #include "agent/kinds/offcpu/offcpu_profile_writer.h"
+#include "agent/kinds/offcpu/offcpu_sampler.h"
 #include "agent/kinds/threads/thread_snapshots.h"
-#include "agent/sampling/offcpu_sampler.h"
 
 namespace pprofd::kinds::offcpu {
 

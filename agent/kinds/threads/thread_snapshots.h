@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "agent/host/target_context.h"
+#include "agent/kinds/threads/task_iterator.h"
 #include "agent/kinds/threads/thread_profile_writer.h"
-#include "agent/sampling/thread_snapshot.h"
 
 namespace pprofd::kinds::threads {
 

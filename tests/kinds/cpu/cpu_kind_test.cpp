@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "base/log.h"
-#include "tests/support/sleeping_child.h"
 #include "tests/support/go_tool.h"
+#include "tests/support/sleeping_child.h"
 
 namespace pprofd::kinds::cpu {
 namespace {

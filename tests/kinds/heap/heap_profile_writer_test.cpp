@@ -17,9 +17,9 @@
 #include "symbolizer/address_space.h"
 #include "symbolizer/elf_cache.h"
 #include "symbolizer/unwinder.h"
+#include "tests/proto/pprof_invariants.h"
 #include "tests/support/go_tool.h"
 #include "tests/support/this_process.h"
-#include "tests/proto/pprof_invariants.h"
 
 extern "C" __attribute__((noinline)) int HeapTestAllocSite(int x) { return x * 5 + 3; }
 extern "C" __attribute__((noinline)) int HeapTestCaller(int x) { return HeapTestAllocSite(x) + 4; }

@@ -16,9 +16,9 @@
 #include "symbolizer/elf_cache.h"
 #include "symbolizer/kallsyms.h"
 #include "symbolizer/unwinder.h"
+#include "tests/proto/pprof_invariants.h"
 #include "tests/support/go_tool.h"
 #include "tests/support/this_process.h"
-#include "tests/proto/pprof_invariants.h"
 
 extern "C" __attribute__((noinline)) int OffCpuTestLock(int x) { return x * 11 + 1; }
 extern "C" __attribute__((noinline)) int OffCpuTestRead(int x) { return x * 13 + 2; }

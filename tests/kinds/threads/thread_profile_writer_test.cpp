@@ -19,9 +19,9 @@
 #include "symbolizer/elf_cache.h"
 #include "symbolizer/kallsyms.h"
 #include "symbolizer/unwinder.h"
+#include "tests/proto/pprof_invariants.h"
 #include "tests/support/go_tool.h"
 #include "tests/support/this_process.h"
-#include "tests/proto/pprof_invariants.h"
 
 extern "C" __attribute__((noinline)) int ThreadTestWait(int x) { return x * 7 + 1; }
 extern "C" __attribute__((noinline)) int ThreadTestWorker(int x) { return ThreadTestWait(x) + 2; }
