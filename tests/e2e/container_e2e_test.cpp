@@ -17,9 +17,9 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/e2e/agent_harness.h"
-#include "tests/e2e/perf_reference.h"
-#include "tests/e2e/rootfs.h"
+#include "tests/e2e/harness/agent_harness.h"
+#include "tests/e2e/harness/perf_reference.h"
+#include "tests/e2e/harness/rootfs.h"
 
 namespace pprofd::e2e {
 namespace {

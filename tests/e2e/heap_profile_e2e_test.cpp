@@ -18,7 +18,7 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/e2e/agent_harness.h"
+#include "tests/e2e/harness/agent_harness.h"
 
 namespace pprofd::e2e {
 namespace {

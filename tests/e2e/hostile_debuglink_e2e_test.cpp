@@ -16,8 +16,8 @@
 #include <regex>
 #include <thread>
 
-#include "tests/e2e/agent_harness.h"
-#include "tests/e2e/rootfs.h"
+#include "tests/e2e/harness/agent_harness.h"
+#include "tests/e2e/harness/rootfs.h"
 
 namespace pprofd::e2e {
 namespace {

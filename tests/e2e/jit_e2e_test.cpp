@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/e2e/agent_harness.h"
-#include "tests/e2e/perf_reference.h"
+#include "tests/e2e/harness/agent_harness.h"
+#include "tests/e2e/harness/perf_reference.h"
 
 namespace pprofd::e2e {
 namespace {

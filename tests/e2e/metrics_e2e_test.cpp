@@ -17,7 +17,7 @@
 #include <string>
 #include <thread>
 
-#include "tests/e2e/agent_harness.h"
+#include "tests/e2e/harness/agent_harness.h"
 
 namespace pprofd::e2e {
 namespace {

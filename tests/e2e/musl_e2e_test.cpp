@@ -3,9 +3,9 @@
 // window.
 #include <catch2/catch.hpp>
 
-#include "tests/e2e/addr2line_reference.h"
-#include "tests/e2e/agent_harness.h"
-#include "tests/e2e/perf_reference.h"
+#include "tests/e2e/harness/addr2line_reference.h"
+#include "tests/e2e/harness/agent_harness.h"
+#include "tests/e2e/harness/perf_reference.h"
 
 namespace pprofd::e2e {
 namespace {

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/e2e/agent_harness.h"
+#include "tests/e2e/harness/agent_harness.h"
 
 namespace pprofd::e2e {
 namespace {

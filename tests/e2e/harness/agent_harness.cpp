@@ -1,4 +1,4 @@
-#include "tests/e2e/agent_harness.h"
+#include "tests/e2e/harness/agent_harness.h"
 
 #include <dirent.h>
 #include <sys/mount.h>

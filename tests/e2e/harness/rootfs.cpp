@@ -1,9 +1,9 @@
-#include "tests/e2e/rootfs.h"
+#include "tests/e2e/harness/rootfs.h"
 
 #include <regex>
 
-#include "tests/e2e/agent_harness.h"
-#include "tests/e2e/subprocess.h"
+#include "tests/e2e/harness/agent_harness.h"
+#include "tests/e2e/harness/subprocess.h"
 
 namespace pprofd::e2e {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/e2e/pprof_raw.h"
+#include "tests/e2e/harness/pprof_raw.h"
 
 namespace pprofd::e2e {
 

@@ -1,11 +1,11 @@
-#include "tests/e2e/perf_reference.h"
+#include "tests/e2e/harness/perf_reference.h"
 
 #include <set>
 #include <sstream>
 #include <thread>
 
-#include "tests/e2e/agent_harness.h"
-#include "tests/e2e/subprocess.h"
+#include "tests/e2e/harness/agent_harness.h"
+#include "tests/e2e/harness/subprocess.h"
 
 namespace pprofd::e2e {
 namespace {

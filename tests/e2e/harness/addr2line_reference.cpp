@@ -1,10 +1,10 @@
-#include "tests/e2e/addr2line_reference.h"
+#include "tests/e2e/harness/addr2line_reference.h"
 
 #include <map>
 #include <sstream>
 #include <utility>
 
-#include "tests/e2e/subprocess.h"
+#include "tests/e2e/harness/subprocess.h"
 
 namespace pprofd::e2e {
 

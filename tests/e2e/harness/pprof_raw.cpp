@@ -1,4 +1,4 @@
-#include "tests/e2e/pprof_raw.h"
+#include "tests/e2e/harness/pprof_raw.h"
 
 #include <regex>
 #include <sstream>

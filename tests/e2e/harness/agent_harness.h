@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/e2e/pprof_raw.h"
-#include "tests/e2e/subprocess.h"
+#include "tests/e2e/harness/pprof_raw.h"
+#include "tests/e2e/harness/subprocess.h"
 
 namespace pprofd::e2e {
 

@@ -1,4 +1,4 @@
-#include "tests/e2e/subprocess.h"
+#include "tests/e2e/harness/subprocess.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
