@@ -27,10 +27,9 @@ std::string FindPrometheus() {
 
 // The body of Prometheus's answer to an instant query.
 std::string Query(int port, const std::string& query) {
-  CommandResult result =
-      RunCommand({"curl", "-sS", "--max-time", "5", "-G",
-                  "http://127.0.0.1:" + std::to_string(port) + "/api/v1/query", "--data-urlencode",
-                  "query=" + query});
+  CommandResult result = RunCommand({"curl", "-sS", "--max-time", "5", "-G",
+                                     "http://127.0.0.1:" + std::to_string(port) + "/api/v1/query",
+                                     "--data-urlencode", "query=" + query});
   return result.out;
 }
 
@@ -57,7 +56,7 @@ TEST_CASE("The real Prometheus scrapes pprofd's /metrics: up is 1 and pprofd's m
     WARN("skipped: prometheus not found (apt-get install prometheus)");
     return;
   }
-  Subprocess workload({FixturePath("scrape_workload")});
+  Subprocess workload({FixturePath("scrape_workload/scrape_workload")});
   REQUIRE(WaitForReady(workload));
   Agent agent(workload.pid(), {"--block"});
   REQUIRE(agent.listening());
@@ -79,8 +78,8 @@ TEST_CASE("The real Prometheus scrapes pprofd's /metrics: up is 1 and pprofd's m
 
   std::string answer;
   INFO("prometheus stderr:\n" << server.Stderr());
-  const bool up = WaitForAnswer(port, "up{job=\"pprofd\"}", "\"1\"]", std::chrono::seconds(30),
-                                &answer);
+  const bool up =
+      WaitForAnswer(port, "up{job=\"pprofd\"}", "\"1\"]", std::chrono::seconds(30), &answer);
   INFO("up: " << answer);
   REQUIRE(up);
   CHECK(answer.find("\"status\":\"success\"") != std::string::npos);
@@ -96,8 +95,8 @@ TEST_CASE("The real Prometheus scrapes pprofd's /metrics: up is 1 and pprofd's m
   CHECK(WaitForAnswer(port, "pprofd_cumulative_store_stacks{kind=\"block\"} > 0",
                       "\"kind\":\"block\"", std::chrono::seconds(15), &answer));
   INFO("pprofd_cumulative_store_stacks: " << answer);
-  CHECK(WaitForAnswer(port, "pprofd_cumulative_store_overflow_total{kind=\"block\"}",
-                      "\"0\"]", std::chrono::seconds(10), &answer));
+  CHECK(WaitForAnswer(port, "pprofd_cumulative_store_overflow_total{kind=\"block\"}", "\"0\"]",
+                      std::chrono::seconds(10), &answer));
 }
 
 }  // namespace

@@ -35,8 +35,10 @@
 // measuring its blocked time; an allocator counting its bytes; two contenders on one mutex. A
 // scraper-side delta of /block over an interval must match the blocked time the workload
 // measured within 15%, and one of /allocs alloc_space the bytes it allocated within 15%.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -104,11 +106,10 @@ Scrape Fetch(const std::string& base_url, const std::string& path, int timeout_s
   scrape.path = path;
   scrape.timeout_s = timeout_s;
   const std::string file = TempDir() + "/body";
-  CommandResult result = RunCommand(
-      {"curl", "-s", "-o", file, "-A", "pprofd-scrape-contract-test", "--max-time",
-       std::to_string(timeout_s), "-w", "%{http_code} %{time_total} %{content_type}",
-       base_url + path},
-      std::chrono::seconds(timeout_s + 5));
+  CommandResult result = RunCommand({"curl", "-s", "-o", file, "-A", "pprofd-scrape-contract-test",
+                                     "--max-time", std::to_string(timeout_s), "-w",
+                                     "%{http_code} %{time_total} %{content_type}", base_url + path},
+                                    std::chrono::seconds(timeout_s + 5));
   ReadCounters(workload, &scrape.blocked_ns, &scrape.alloc_bytes);
   std::istringstream written(result.out);
   written >> scrape.code >> scrape.seconds;
@@ -146,13 +147,16 @@ std::string PeriodType(const Profile& profile) {
 // Parca's rule: every id of mappings, functions and locations is its position, 1..n.
 std::string IdsNotOneToN(const Profile& profile) {
   for (int i = 0; i < profile.mapping_size(); ++i) {
-    if (profile.mapping(i).id() != static_cast<uint64_t>(i + 1)) return "mapping " + std::to_string(i);
+    if (profile.mapping(i).id() != static_cast<uint64_t>(i + 1))
+      return "mapping " + std::to_string(i);
   }
   for (int i = 0; i < profile.function_size(); ++i) {
-    if (profile.function(i).id() != static_cast<uint64_t>(i + 1)) return "function " + std::to_string(i);
+    if (profile.function(i).id() != static_cast<uint64_t>(i + 1))
+      return "function " + std::to_string(i);
   }
   for (int i = 0; i < profile.location_size(); ++i) {
-    if (profile.location(i).id() != static_cast<uint64_t>(i + 1)) return "location " + std::to_string(i);
+    if (profile.location(i).id() != static_cast<uint64_t>(i + 1))
+      return "location " + std::to_string(i);
   }
   return "";
 }
@@ -215,9 +219,9 @@ struct Path {
 // One scraper's default sequence against every target: every round, all its paths at once (a
 // scraper runs one loop per profile type), the next round one interval after the last began.
 std::map<std::string, std::vector<Scrape>> RunScraper(const std::vector<Target>& targets,
-                                                     const std::vector<Path>& paths,
-                                                     const std::vector<Path>& pprofd_only,
-                                                     int rounds) {
+                                                      const std::vector<Path>& paths,
+                                                      const std::vector<Path>& pprofd_only,
+                                                      int rounds) {
   std::map<std::string, std::vector<Scrape>> scrapes;  // target/path -> in order
   std::mutex lock;
   for (int round = 0; round < rounds; ++round) {
@@ -307,9 +311,9 @@ TEST_CASE(
   testing::GoTool go;
   REQUIRE(go.ok());
   const std::filesystem::path go_binary = TempDir() + "/scrape_target";
-  const testing::CommandResult built = go.Build(
-      std::string(PPROFD_SOURCE_DIR) + "/tests/fixtures/scrape_workload/scrape_target.go",
-      go_binary);
+  const testing::CommandResult built =
+      go.Build(std::string(PPROFD_SOURCE_DIR) + "/tests/fixtures/scrape_workload/scrape_target.go",
+               go_binary);
   INFO("go build: " << built.output);
   REQUIRE(built.exit_code == 0);
   const int go_port = FreePort();
@@ -318,7 +322,7 @@ TEST_CASE(
   REQUIRE(WaitForPort(go_port, std::chrono::seconds(5)));
 
   // The native side: pprofd tracks everything from start-up.
-  Subprocess workload({FixturePath("scrape_workload")});
+  Subprocess workload({FixturePath("scrape_workload/scrape_workload")});
   REQUIRE(WaitForReady(workload));
   Agent agent(workload.pid(),
               {"--block", "--mutex", "--heap", "--heap-rate", std::to_string(kHeapRate)});
@@ -360,6 +364,17 @@ TEST_CASE(
   };
   constexpr int kParcaRounds = 3;
   auto parca = RunScraper(targets, parca_paths, {}, kParcaRounds);
+
+  // The slowest answer per path, for the record (the checks below hold it to the timeout).
+  for (const auto* scraper : {&alloy, &parca}) {
+    for (const auto& [key, scrapes] : *scraper) {
+      double slowest = 0;
+      for (const Scrape& scrape : scrapes) slowest = std::max(slowest, scrape.seconds);
+      std::printf("%s %-40s %zu scrapes, slowest %.3f s (timeout %d s)\n",
+                  scraper == &alloy ? "Alloy" : "Parca", key.c_str(), scrapes.size(), slowest,
+                  scrapes.empty() ? 0 : scrapes.front().timeout_s);
+    }
+  }
 
   for (const auto* scraper : {&alloy, &parca}) {
     const std::string scraper_name = scraper == &alloy ? "Alloy" : "Parca";
@@ -424,7 +439,8 @@ TEST_CASE(
     Profile mutex;
     REQUIRE(Decode(alloy[target.name + " /debug/pprof/mutex"].back(), &mutex));
     INFO(target.name << " /mutex");
-    CHECK(SumWhere(mutex, "contentions", target.is_pprofd ? "ContenderLoop" : "main.contender") > 0);
+    CHECK(SumWhere(mutex, "contentions", target.is_pprofd ? "ContenderLoop" : "main.contender") >
+          0);
   }
 
   // godeltaprof's paths on pprofd: each call holds what changed since the previous call, so
@@ -447,15 +463,16 @@ TEST_CASE(
 
 // Without the tracking flags the cumulative paths answer at once (as Go's with no rate set) with
 // an empty profile of the right types whose comment names the flag; windows work as before.
-TEST_CASE("Without --block, --mutex and --heap the cumulative paths are empty, at once, and say why",
-          "[scrape]") {
-  Subprocess workload({FixturePath("scrape_workload")});
+TEST_CASE(
+    "Without --block, --mutex and --heap the cumulative paths are empty, at once, and say why",
+    "[scrape]") {
+  Subprocess workload({FixturePath("scrape_workload/scrape_workload")});
   REQUIRE(WaitForReady(workload));
   Agent agent(workload.pid());
   REQUIRE(agent.listening());
   const std::map<std::string, std::string> flag_of = {
-      {"/debug/pprof/allocs", "--heap"},      {"/debug/pprof/heap", "--heap"},
-      {"/debug/pprof/delta_heap", "--heap"},  {"/debug/pprof/block", "--block"},
+      {"/debug/pprof/allocs", "--heap"},       {"/debug/pprof/heap", "--heap"},
+      {"/debug/pprof/delta_heap", "--heap"},   {"/debug/pprof/block", "--block"},
       {"/debug/pprof/delta_block", "--block"}, {"/debug/pprof/mutex", "--mutex"},
       {"/debug/pprof/delta_mutex", "--mutex"}};
   for (const auto& [path, flag] : flag_of) {

@@ -64,7 +64,7 @@ TEST_CASE_METHOD(RoutesFixture, "Index lists the profiles with links", "[routes]
   for (const char* delta : {"delta_heap", "delta_block", "delta_mutex"}) {
     CHECK_THAT(html, Catch::Contains(std::string("<a href=\"") + delta + "\">" + delta + "</a>"));
   }
-  CHECK_THAT(html, Catch::Contains("<a href=\"mutex?seconds=30\">mutex</a>"));
+  CHECK_THAT(html, Catch::Contains("<a href=\"mutex?debug=1\">mutex</a>"));
   CHECK_THAT(html, Catch::Contains("CPU profile"));
   CHECK_THAT(html, Catch::Contains("go tool pprof http://test/debug/pprof/profile?seconds=30"));
 
@@ -181,7 +181,8 @@ TEST_CASE_METHOD(RoutesFixture, "Unknown paths and methods", "[routes]") {
   REQUIRE(server.ok());
   CheckPprofError(Get("/debug/pprof/heapz"), 404,
                   "unknown profile \"heapz\": pprofd serves profile, heap, allocs, threads, "
-                  "goroutine, block, mutex, cmdline, symbol (see /debug/pprof/)");
+                  "goroutine, block, mutex, delta_heap, delta_block, delta_mutex, cmdline, symbol "
+                  "(see /debug/pprof/)");
   ClientResponse other = Get("/metrics-nope");
   CHECK(other.result_int() == 404);
   CHECK(HeaderOf(other, "X-Go-Pprof").empty());

@@ -98,11 +98,10 @@ void HeapKind::Profile(const http::ProfileRequest& request, http::ProfileCallbac
     const int64_t now = NowNs(CLOCK_REALTIME);
     const int64_t since =
         previous_delta_wall_ns_ != 0 ? previous_delta_wall_ns_ : tracking_since_wall_ns_;
-    comments.push_back(StrCat("delta (godeltaprof): alloc_objects and alloc_space since ",
-                              previous_delta_wall_ns_ != 0 ? "the previous call of this path"
-                                                           : "tracking began",
-                              ", at ", profiles::Rfc3339(since),
-                              "; inuse_objects and inuse_space as of now"));
+    comments.push_back(
+        StrCat("delta (godeltaprof): alloc_objects and alloc_space since ",
+               previous_delta_wall_ns_ != 0 ? "the previous call of this path" : "tracking began",
+               ", at ", profiles::Rfc3339(since), "; inuse_objects and inuse_space as of now"));
     previous_delta_wall_ns_ = now;
     done(Write(TakeDelta(), request, since, now - since, std::move(comments)));
     return;

@@ -149,27 +149,26 @@ void OffCpuKind::ProfileSinceStart(const http::ProfileRequest& request, WaitType
     return done(Write(profiles::OffCpuStore(setup_.rate_ns), meta, request.debug));
   }
   Drain();
-  const sampling::OffCpuStats stats =
-      Minus(setup_.sampler->Stats(kind), tracking->stats_at_begin);
+  const sampling::OffCpuStats stats = Minus(setup_.sampler->Stats(kind), tracking->stats_at_begin);
   meta.comments.push_back(MethodComment(kind));
   meta.comments.push_back(RateComment());
-  meta.comments.push_back(StrCat(
-      "cumulative since ", profiles::Rfc3339(tracking->since_wall_ns), " (pprofd ",
-      kind == WaitType::kMutex ? "--mutex" : "--block",
-      "), when pprofd began tracking this process: the counts only grow while it lives; a "
-      "restart of the target starts them again; a wait is counted when it ends, as in Go"));
-  meta.comments.push_back(StrCat("events since then: ", stats.events,
-                                 ", recorded: ", stats.sampled, ", total wait measured in BPF: ",
-                                 profiles::PreciseDuration(stats.total_delay_ns)));
+  meta.comments.push_back(
+      StrCat("cumulative since ", profiles::Rfc3339(tracking->since_wall_ns), " (pprofd ",
+             kind == WaitType::kMutex ? "--mutex" : "--block",
+             "), when pprofd began tracking this process: the counts only grow while it lives; a "
+             "restart of the target starts them again; a wait is counted when it ends, as in Go"));
+  meta.comments.push_back(
+      StrCat("events since then: ", stats.events, ", recorded: ", stats.sampled,
+             ", total wait measured in BPF: ", profiles::PreciseDuration(stats.total_delay_ns)));
   if (stats.lost > 0) {
     meta.comments.push_back(StrCat("recorded events lost (ring buffer full): ", stats.lost));
   }
   const CumulativeOffCpuStore& store = tracking->store;
   if (store.overflow_events() > 0) {
-    meta.comments.push_back(StrCat(
-        "store full (", store.max_stacks(), " distinct stacks, --offcpu-max-stacks): ",
-        store.overflow_events(), " recorded events of newer stacks were added to the stack ",
-        profiles::MarkerName(profiles::Marker::kStoreOverflow)));
+    meta.comments.push_back(
+        StrCat("store full (", store.max_stacks(), " distinct stacks, --offcpu-max-stacks): ",
+               store.overflow_events(), " recorded events of newer stacks were added to the stack ",
+               profiles::MarkerName(profiles::Marker::kStoreOverflow)));
   }
   if (!delta_path) {
     meta.start_wall_ns = tracking->since_wall_ns;
@@ -178,11 +177,11 @@ void OffCpuKind::ProfileSinceStart(const http::ProfileRequest& request, WaitType
   }
   const int64_t since = tracking->previous_delta_wall_ns != 0 ? tracking->previous_delta_wall_ns
                                                               : tracking->since_wall_ns;
-  meta.comments.push_back(
-      StrCat("delta (godeltaprof): what changed since ",
-             tracking->previous_delta_wall_ns != 0 ? "the previous call of this path, at "
-                                                   : "tracking began, at ",
-             profiles::Rfc3339(since)));
+  meta.comments.push_back(StrCat("delta (godeltaprof): what changed since ",
+                                 tracking->previous_delta_wall_ns != 0
+                                     ? "the previous call of this path, at "
+                                     : "tracking began, at ",
+                                 profiles::Rfc3339(since)));
   meta.start_wall_ns = since;
   meta.duration_ns = now_wall - since;
   tracking->previous_delta_wall_ns = now_wall;
@@ -191,12 +190,11 @@ void OffCpuKind::ProfileSinceStart(const http::ProfileRequest& request, WaitType
 
 std::string OffCpuKind::UntrackedComment(WaitType kind) const {
   const bool mutex = kind == WaitType::kMutex;
-  return StrCat(
-      "pprofd ", mutex ? "mutex" : "block", " profile of ", context_->description(),
-      ": empty, because ", mutex ? "mutex" : "block",
-      " tracking is off (as Go's profile with no rate set). Start pprofd with ",
-      mutex ? "--mutex" : "--block", " to count from start-up; ", mutex ? kMutexCost : kBlockCost,
-      " ?seconds=N still gives the next N seconds.");
+  return StrCat("pprofd ", mutex ? "mutex" : "block", " profile of ", context_->description(),
+                ": empty, because ", mutex ? "mutex" : "block",
+                " tracking is off (as Go's profile with no rate set). Start pprofd with ",
+                mutex ? "--mutex" : "--block", " to count from start-up; ",
+                mutex ? kMutexCost : kBlockCost, " ?seconds=N still gives the next N seconds.");
 }
 
 StatusOr<std::string> OffCpuKind::Write(const profiles::OffCpuStore& store,

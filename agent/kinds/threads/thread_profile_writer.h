@@ -43,10 +43,10 @@ struct ThreadProfileMeta {
 // "parked"; any other letter c gives "unknown (c)".
 std::string ThreadStateName(char state);
 
-// Sample type <meta.sample_type>/count (threads/count by default), period_type the same, period 1; one sample of value 1 per
-// thread, in tid order, with labels thread_id (numeric, no unit), thread_name and state
-// (ThreadStateName; an empty name becomes "?", as an empty string label would read as a number).
-// time_nanos from meta, comments as profile comments.
+// Sample type <meta.sample_type>/count (threads/count by default), period_type the same, period 1;
+// one sample of value 1 per thread, in tid order, with labels thread_id (numeric, no unit),
+// thread_name and state (ThreadStateName; an empty name becomes "?", as an empty string label would
+// read as a number). time_nanos from meta, comments as profile comments.
 proto::ProfileBuilder BuildThreadProfile(const std::vector<ThreadState>& threads,
                                          FrameSymbolizer& symbolizer,
                                          std::optional<uint32_t> main_module,

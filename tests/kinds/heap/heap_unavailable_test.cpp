@@ -7,8 +7,8 @@
 
 #include "agent/host/target_context.h"
 #include "agent/kinds/heap/heap_kind.h"
-#include "proto/profile_builder.h"
 #include "proto/profile.pb.h"
+#include "proto/profile_builder.h"
 #include "tests/proto/pprof_invariants.h"
 #include "tests/support/sleeping_child.h"
 

@@ -112,7 +112,8 @@ TEST_CASE("The deltas add up to the cumulative totals", "[cumulative_store]") {
     for (int i = 0; i < 40; ++i) {
       store.AddSampled(StackOf(0x2000 + random() % 12), random() % 4'000'000);
     }
-    for (const auto& [stack, totals] : store.TakeDelta().totals()) delta_sum += totals.delay_ns;
+    const profiles::OffCpuStore delta = store.TakeDelta();
+    for (const auto& [stack, totals] : delta.totals()) delta_sum += totals.delay_ns;
   }
   double total = 0;
   for (const auto& [stack, totals] : store.since_start().totals()) total += totals.delay_ns;
