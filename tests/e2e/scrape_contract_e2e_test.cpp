@@ -44,6 +44,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -494,6 +495,62 @@ TEST_CASE(
   CheckScrape("/block?seconds=2", window, &profile);
   CHECK(profile.duration_nanos() >= 1'900'000'000);
   CHECK(SumWhere(profile, "delay", "SleeperLoop") > 1'500'000'000);
+}
+
+// The "since" of a cumulative profile's comments ("cumulative since 2026-...Z"), or "".
+std::string CumulativeSince(const Profile& profile) {
+  for (int64_t index : profile.comment()) {
+    const std::string& comment = Str(profile, index);
+    if (comment.rfind("cumulative since ", 0) == 0) return comment.substr(17, 20);
+  }
+  return "";
+}
+
+TEST_CASE("A target restart starts the counters again, and the comment says since when",
+          "[scrape]") {
+  const std::string dir = TempDir();
+  const std::string pidfile = dir + "/workload.pid";
+  auto publish = [&](pid_t pid) {
+    std::ofstream(pidfile + ".tmp") << pid << "\n";
+    REQUIRE(std::rename((pidfile + ".tmp").c_str(), pidfile.c_str()) == 0);
+  };
+  auto first = std::make_unique<Subprocess>(
+      std::vector<std::string>{FixturePath("scrape_workload/scrape_workload")});
+  REQUIRE(WaitForReady(*first));
+  publish(first->pid());
+  Agent agent = Agent::WithArgs({"--pidfile", pidfile, "--block"});
+  REQUIRE(agent.listening());
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+
+  Profile before;
+  Scrape scrape = Fetch(agent.Url(""), "/debug/pprof/block", 10, *first);
+  CheckScrape("/block of the first process", scrape, &before);
+  const std::string first_since = CumulativeSince(before);
+  const int64_t first_delay = SumWhere(before, "delay", "SleeperLoop");
+  CHECK_FALSE(first_since.empty());
+  CHECK(first_delay > 3'000'000'000);  // ~4 s of sleeps
+
+  // The service restarts: a new process, the pidfile names it.
+  first.reset();
+  Subprocess second({FixturePath("scrape_workload/scrape_workload")});
+  REQUIRE(WaitForReady(second));
+  publish(second.pid());
+  Profile after;
+  std::string second_since;
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (Clock::now() < deadline) {
+    Scrape again = Fetch(agent.Url(""), "/debug/pprof/block", 10, second);
+    if (again.code == 200 && Decode(again, &after)) {
+      second_since = CumulativeSince(after);
+      if (!second_since.empty() && second_since != first_since) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO("since: " << first_since << " then " << second_since);
+  REQUIRE(!second_since.empty());
+  CHECK(second_since > first_since);  // RFC 3339 in UTC: later sorts after
+  // Counted from the new process's start, not carried over from the old one.
+  CHECK(SumWhere(after, "delay", "SleeperLoop") < first_delay);
 }
 
 }  // namespace
