@@ -66,7 +66,8 @@ const Endpoint kEndpoints[] = {
      "or waits (kernel frames on top). ?debug=1 groups identical stacks; ?debug=2 is a "
      "per-thread dump to read in a terminal.",
      ProfileParams{Seconds::kIgnored, 2, false}},
-    {"goroutine", "goroutine?debug=1", "The same as threads, for Go habits.",
+    {"goroutine", "goroutine?debug=1",
+     "The same as threads, for Go habits, with Go's sample type goroutine/count.",
      ProfileParams{Seconds::kIgnored, 2, false}},
     {"block", "block?debug=1",
      "Where the target's threads were blocked (off CPU: sleeps, I/O, locks), with the time they "
