@@ -38,9 +38,15 @@ void ExportConnectionLimits(const http::HttpServer& server, metrics::Registry* m
                    "HTTP connections closed by a timeout: reason=\"read\" a request not sent whole "
                    "within --read-timeout (slow clients), reason=\"idle\" a keep-alive connection "
                    "idle for --idle-timeout.");
+  metrics->Declare("pprofd_http_requests_cancelled_total", metrics::Type::kCounter,
+                   "Requests cancelled because their client left before the response was ready "
+                   "(their profile window closed, their --max-concurrent slot freed): "
+                   "reason=\"client_closed\" the client closed the connection, "
+                   "reason=\"client_reset\" the connection failed.");
   metrics->AddCollector([weak = server.state(), refused = metrics::DeltaTracker(),
-                         read = metrics::DeltaTracker(),
-                         idle = metrics::DeltaTracker()](metrics::Registry& registry) mutable {
+                         read = metrics::DeltaTracker(), idle = metrics::DeltaTracker(),
+                         closed = metrics::DeltaTracker(),
+                         reset = metrics::DeltaTracker()](metrics::Registry& registry) mutable {
     std::shared_ptr<const http::ServerState> state = weak.lock();
     if (!state) return;
     registry.Set("pprofd_http_connections_open", {}, state->active_sessions.load());
@@ -50,6 +56,14 @@ void ExportConnectionLimits(const http::HttpServer& server, metrics::Registry* m
                        static_cast<double>(read.Next(state->read_timeouts.load())));
     registry.Increment("pprofd_http_connections_timed_out_total", {{"reason", "idle"}},
                        static_cast<double>(idle.Next(state->idle_timeouts.load())));
+    auto cancelled = [&](http::CancelReason reason, metrics::DeltaTracker& tracker) {
+      registry.Increment("pprofd_http_requests_cancelled_total",
+                         {{"reason", std::string(http::CancelReasonLabel(reason))}},
+                         static_cast<double>(tracker.Next(
+                             state->cancelled_requests[static_cast<size_t>(reason)].load())));
+    };
+    cancelled(http::CancelReason::kClientClosed, closed);
+    cancelled(http::CancelReason::kClientReset, reset);
   });
 }
 
