@@ -115,6 +115,9 @@ bool ProfilerHost::RefuseWhenGone(const http::ProfileCallback& done) {
 
 void ProfilerHost::Profile(const http::ProfileRequest& request, http::ProfileCallback done) {
   asio::post(context_->io(), [this, request, done = std::move(done)]() mutable {
+    // Its client left while it waited in the queue: nothing to start (dropping `done` releases
+    // what the request holds).
+    if (request.cancellation.cancelled()) return;
     if (RefuseWhenGone(done)) return;
     ProfileKind* kind = KindFor(request.type);
     if (kind == nullptr) {

@@ -212,10 +212,11 @@ Response ProfileBody(std::string body, bool text, std::string_view filename) {
 
 // Reads the query as `params` says, and forwards one request to the backend.
 void Profile(PprofBackend& backend, const Endpoint& endpoint, const QueryParams& query,
-             Respond respond) {
+             const Cancellation& cancellation, Respond respond) {
   const ProfileParams& params = *endpoint.profile;
   ProfileRequest profile_request;
   profile_request.type = std::string(endpoint.name);
+  profile_request.cancellation = cancellation;
   const int max_seconds = backend.max_seconds();
   if (params.seconds != Seconds::kIgnored) {
     const int fallback =
@@ -321,7 +322,7 @@ void PprofRoutes::operator()(const Request& request, Respond respond) const {
   }
   if (const Endpoint* endpoint = FindEndpoint(name); endpoint && endpoint->profile) {
     if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
-    return Profile(*backend_, *endpoint, target->query, std::move(respond));
+    return Profile(*backend_, *endpoint, target->query, request.cancellation(), std::move(respond));
   }
   if (name == "cmdline") {
     if (!get_or_head) return respond(MethodNotAllowed(request, "GET, HEAD"));
