@@ -72,6 +72,10 @@ Profiling:
   --offcpu-rate NS     /block and /mutex record every wait at least NS nanoseconds long and a
                        shorter one with probability wait/NS, as Go's block profile rate
                        (default 1000000; 1 records every wait)
+  --allow-freeze-prone-kernel
+                       run on a kernel of the series with the bpf_probe_read_user freeze
+                       bug (5.19, 6.0, 6.2, 6.1 before 6.1.36, 6.3 before 6.3.10), which
+                       pprofd otherwise refuses: only for a kernel known to carry the fix
   --log-level LEVEL    debug, info, warning or error (default info)
   --version            print the version
   --help               print this help
@@ -103,6 +107,10 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
     }
     if (flag == "--no-cmdline" && !has_value) {
       config.cmdline = false;
+      continue;
+    }
+    if (flag == "--allow-freeze-prone-kernel" && !has_value) {
+      config.allow_freeze_prone_kernel = true;
       continue;
     }
     static const char* kWithValue[] = {"--pid",

@@ -100,6 +100,12 @@ expect_code block 200
 expect_frame block 'WaitForLogLines'
 expect_code mutex 200
 expect_frame mutex 'RecordRequestStats|WaitForLogLines'
+# The manual run had no tracefs (guest_test.sh): the mutex kind never fell back to its tracepoints.
+if grep -q '^tracefs hidden' "$r/manual.log" 2>/dev/null && ! grep -q 'futex tracepoints' "$r/manual.log"; then
+  pass "manual: served without tracefs"
+else
+  fail "manual: tracefs not hidden, or /mutex needed it: $(grep -m1 -E 'tracefs|futex tracepoints' "$r/manual.log")"
+fi
 # A load that succeeds logs no verifier dump at warning level.
 dump_lines="$(grep -c '^pprofd: warning: libbpf' "$r/manual.log" 2>/dev/null || true)"
 if [ "${dump_lines:-0}" -le 3 ]; then pass "start-up: ${dump_lines:-0} libbpf warnings"; else fail "start-up: $dump_lines libbpf warning lines (manual.log)"; fi
