@@ -47,6 +47,12 @@ install(FILES ${PPROFD_MANPAGE_GZ} DESTINATION share/man/man1)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION share/doc/pprofd/docs
         FILES_MATCHING PATTERN "*.md")
 
+# The compiler's version strings (.comment) serve no one at run time; dh_strip removes them too.
+# Runs in the staging directory, after the agent's install() of the binary.
+install(CODE "execute_process(COMMAND objcopy --remove-section=.comment
+                              \$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/bin/pprofd
+                              COMMAND_ERROR_IS_FATAL ANY)")
+
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME pprofd)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})

@@ -45,7 +45,7 @@ TEST_CASE("Capabilities: the documented set passes, each required one is named w
        "another user's process): "},
       {CAP_DAC_READ_SEARCH,
        "missing capability CAP_DAC_READ_SEARCH (to read the target's "
-       "binaries in private directories, its vdso and tracefs): "},
+       "binaries in private directories and its vdso): "},
   };
   for (const auto& c : kCases) {
     Status status = CheckCapabilitySet(kDocumentedSet & ~Bit(c.cap));
