@@ -61,7 +61,7 @@ expect_code() {
   expect_code_really "$@"
 }
 
-echo "kernel $(cat "$r/uname.txt"), kernel.perf_event_paranoid=$(cat "$r/perf_event_paranoid.txt")"
+echo "kernel $(cat "$r/uname.txt") ($(cat "$r/uname_v.txt" 2>/dev/null)), kernel.perf_event_paranoid=$(cat "$r/perf_event_paranoid.txt")"
 expect_code dpkg 0
 expect_code manual_start 200
 expect_code profile 200
@@ -150,10 +150,11 @@ else
   fail "unit_profile2: does not profile the new PID ${pid2:-?}"
 fi
 if grep -q '^NoNewPrivs:[[:space:]]*1' "$r/unit_status.txt" && ! grep -q '^Uid:[[:space:]]*0' "$r/unit_status.txt" &&
-   grep -q "^CapEff:[[:space:]]*000000c400080004$" "$r/unit_status.txt"; then
+   grep -q "^CapEff:[[:space:]]*000000c400080004$" "$r/unit_status.txt" &&
+   grep -q '^Seccomp:[[:space:]]*2$' "$r/unit_status.txt"; then
   pass "unit: hardening in force ($(grep -E '^(Uid|CapEff|NoNewPrivs|Seccomp):' "$r/unit_status.txt" | tr '\n\t' '  '))"
 else
-  fail "unit: hardening not in force: $(grep -E '^(Uid|CapEff|NoNewPrivs):' "$r/unit_status.txt" | tr '\n' ' ')"
+  fail "unit: hardening not in force: $(grep -E '^(Uid|CapEff|NoNewPrivs|Seccomp):' "$r/unit_status.txt" | tr '\n' ' ')"
 fi
 expect_code guest_done 0
 if [ "$failures" -gt 0 ]; then

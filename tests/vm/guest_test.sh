@@ -11,6 +11,8 @@ mkdir -p "$out"
 exec >"$out/guest.log" 2>&1
 set -x
 uname -r >"$out/uname.txt"
+# Debian's upstream version (the release hides it), as pprofd's freeze-bug check reads it.
+uname -v >"$out/uname_v.txt"
 sysctl -n kernel.perf_event_paranoid >"$out/perf_event_paranoid.txt"
 cat /proc/cmdline
 step() { echo "$(date +%s) $*" >>"$out/steps.txt"; echo "vmtest: $*" >/dev/console; }
