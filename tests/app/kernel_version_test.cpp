@@ -83,10 +83,10 @@ TEST_CASE("Freeze bug: refused in one line naming the kernel and the flag, unles
   CHECK(refused.message().find("--allow-freeze-prone-kernel") != std::string::npos);
   CHECK(CheckKernelFreezeBug(early_debian, /*allowed=*/true).ok());
   // A fixed Debian 6.1, though its release says 6.1.0.
-  CHECK(CheckKernelFreezeBug(KernelIdentity{"6.1.0-28-amd64",
-                                            "#1 SMP PREEMPT_DYNAMIC Debian 6.1.119-1 (2024-11-22)",
-                                            ""},
-                             false)
+  CHECK(CheckKernelFreezeBug(
+            KernelIdentity{"6.1.0-28-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.119-1 (2024-11-22)",
+                           ""},
+            false)
             .ok());
   // An unreadable version is let through (with a warning), not a refusal.
   CHECK(CheckKernelFreezeBug(KernelIdentity{"weird", "", ""}, false).ok());

@@ -35,9 +35,9 @@ struct OffCpuSamplerOptions {
 
 // Where the mutex kind sees futex calls (bpf/offcpu_mutex.bpf.h).
 enum class MutexHooks {
-  kNone,                // not attached yet
-  kRawSyscalls,         // tp_btf/sys_enter and sys_exit, filtered by number: no tracefs
-  kFutexTracepoints,    // syscalls/sys_{enter,exit}_futex{,_waitv}: needs tracefs
+  kNone,              // not attached yet
+  kRawSyscalls,       // tp_btf/sys_enter and sys_exit, filtered by number: no tracefs
+  kFutexTracepoints,  // syscalls/sys_{enter,exit}_futex{,_waitv}: needs tracefs
 };
 
 enum class OffCpuKind { kBlock = PPROFD_OFFCPU_BLOCK, kMutex = PPROFD_OFFCPU_MUTEX };
