@@ -81,6 +81,10 @@ Profiling:
   --offcpu-max-stacks N
                        distinct stacks --block and --mutex each keep (default 4096); waits on
                        newer stacks are added to one overflow stack and counted in /metrics
+  --allow-freeze-prone-kernel
+                       run on a kernel of the series with the bpf_probe_read_user freeze
+                       bug (5.19, 6.0, 6.2, 6.1 before 6.1.36, 6.3 before 6.3.10), which
+                       pprofd otherwise refuses: only for a kernel known to carry the fix
   --log-level LEVEL    debug, info, warning or error (default info)
   --version            print the version
   --help               print this help
@@ -120,6 +124,10 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
     }
     if (flag == "--no-cmdline" && !has_value) {
       config.cmdline = false;
+      continue;
+    }
+    if (flag == "--allow-freeze-prone-kernel" && !has_value) {
+      config.allow_freeze_prone_kernel = true;
       continue;
     }
     static const char* kWithValue[] = {"--pid",

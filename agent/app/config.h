@@ -53,6 +53,9 @@ struct Config {
   // BTF of the running kernel, for CO-RE; kernels without CONFIG_DEBUG_INFO_BTF need a file from
   // elsewhere (e.g. BTFHub).
   std::string btf_path = "/sys/kernel/btf/vmlinux";
+  // Run on a kernel with the bpf_probe_read_user freeze bug (HasProbeReadFreezeBug), for one
+  // whose vendor backported the fix without changing the version.
+  bool allow_freeze_prone_kernel = false;
   bool help = false;
   bool version = false;
 };

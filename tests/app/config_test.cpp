@@ -47,6 +47,14 @@ TEST_CASE("Help and version", "[config]") {
   CHECK(UsageText().find("--btf PATH") != std::string::npos);
 }
 
+TEST_CASE("--allow-freeze-prone-kernel: off by default, a switch without a value", "[config]") {
+  CHECK_FALSE(Parse({})->allow_freeze_prone_kernel);
+  CHECK(Parse({"--allow-freeze-prone-kernel"})->allow_freeze_prone_kernel);
+  CHECK(ErrorOf({"--allow-freeze-prone-kernel=yes"}) ==
+        "unknown option '--allow-freeze-prone-kernel=yes': see pprofd --help");
+  CHECK(UsageText().find("--allow-freeze-prone-kernel") != std::string::npos);
+}
+
 TEST_CASE("Bad numbers name the flag and the valid range", "[config]") {
   CHECK(ErrorOf({"--pid", "abc"}) == "bad --pid 'abc': want an integer from 1 to 4194304");
   CHECK(ErrorOf({"--pid", "0"}) == "bad --pid '0': want an integer from 1 to 4194304");
