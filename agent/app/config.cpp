@@ -23,6 +23,62 @@ Status ParseInt(const std::string& flag, const std::string& value, int64_t min, 
   return Status::Ok();
 }
 
+// "600", "600s", "10m", "1h": a duration in whole seconds.
+Status ParseDuration(const std::string& flag, const std::string& value, int64_t min_s,
+                     int64_t max_s, int64_t* out) {
+  std::string digits = value;
+  int64_t unit = 1;
+  if (!digits.empty()) {
+    switch (digits.back()) {
+      case 's':
+        digits.pop_back();
+        break;
+      case 'm':
+        unit = 60;
+        digits.pop_back();
+        break;
+      case 'h':
+        unit = 3600;
+        digits.pop_back();
+        break;
+      default:
+        break;
+    }
+  }
+  int64_t parsed = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), parsed);
+  if (ec != std::errc() || ptr != digits.data() + digits.size() || digits.empty() ||
+      parsed * unit < min_s || parsed * unit > max_s) {
+    return Status::Error(StrCat("bad ", flag, " '", value, "': want a duration from ", min_s,
+                                "s to ", max_s / 3600, "h, e.g. 600s, 10m or 1h"));
+  }
+  *out = parsed * unit;
+  return Status::Ok();
+}
+
+// "67108864", "64M", "1G": a size in bytes.
+Status ParseBytes(const std::string& flag, const std::string& value, uint64_t min, uint64_t max,
+                  uint64_t* out) {
+  std::string digits = value;
+  uint64_t unit = 1;
+  if (!digits.empty()) {
+    const char suffix = digits.back();
+    if (suffix == 'K' || suffix == 'M' || suffix == 'G') {
+      unit = suffix == 'K' ? 1024 : suffix == 'M' ? 1024 * 1024 : 1024 * 1024 * 1024;
+      digits.pop_back();
+    }
+  }
+  uint64_t parsed = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), parsed);
+  if (ec != std::errc() || ptr != digits.data() + digits.size() || digits.empty() ||
+      parsed > max / unit || parsed * unit < min) {
+    return Status::Error(StrCat("bad ", flag, " '", value, "': want a size from ", min >> 20,
+                                "M to ", max >> 30, "G, in bytes or with K, M or G"));
+  }
+  *out = parsed * unit;
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string UsageText() {
@@ -72,6 +128,15 @@ Profiling:
   --offcpu-rate NS     /block and /mutex record every wait at least NS nanoseconds long and a
                        shorter one with probability wait/NS, as Go's block profile rate
                        (default 1000000; 1 records every wait)
+  --continuous HZ      keep the CPU sampler on from start-up at HZ (19 is what Grafana
+                       Alloy's eBPF profiler uses) and keep the last --history of samples,
+                       so /debug/pprof/profile?past=N answers at once with the last N
+                       seconds; ?seconds=N windows sample at the higher of HZ and ?hz=
+  --history DURATION   how much CPU history --continuous keeps, e.g. 600s, 10m, 1h
+                       (default 10m)
+  --history-bytes SIZE most memory the history may hold, e.g. 64M (default 64M); beyond it
+                       the oldest seconds are dropped first, then samples are counted in
+                       a [history full: stack not kept] stack
   --log-level LEVEL    debug, info, warning or error (default info)
   --version            print the version
   --help               print this help
@@ -80,6 +145,7 @@ Profiling:
 
 StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
   Config config;
+  bool history_given = false;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
     std::string value;
@@ -126,7 +192,10 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
                                        "--btf",
                                        "--heap-rate",
                                        "--heap-max-live",
-                                       "--offcpu-rate"};
+                                       "--offcpu-rate",
+                                       "--continuous",
+                                       "--history",
+                                       "--history-bytes"};
     // Flags whose value is a name or path: empty is never meant.
     static const char* kNonEmpty[] = {"--systemd-unit",   "--pidfile", "--exe",
                                       "--tls-cert",       "--tls-key", "--tls-client-ca",
@@ -211,6 +280,17 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
     } else if (flag == "--offcpu-rate") {
       status = ParseInt(flag, value, 1, int64_t{10} * 1000000000, &number);
       config.offcpu_rate_ns = static_cast<uint64_t>(number);
+    } else if (flag == "--continuous") {
+      status = ParseInt(flag, value, 1, 10000, &number);
+      config.continuous_hz = static_cast<int>(number);
+    } else if (flag == "--history") {
+      status = ParseDuration(flag, value, 10, 24 * 3600, &number);
+      config.history_seconds = static_cast<int>(number);
+      history_given = true;
+    } else if (flag == "--history-bytes") {
+      status =
+          ParseBytes(flag, value, uint64_t{1} << 20, uint64_t{16} << 30, &config.history_bytes);
+      history_given = true;
     } else if (flag == "--log-level") {
       if (value != "debug" && value != "info" && value != "warning" && value != "error") {
         return Status::Error(
@@ -237,6 +317,15 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
   if (!config.tls_client_ca.empty() && config.tls_cert.empty()) {
     return Status::Error(
         "--tls-client-ca needs --tls-cert and --tls-key: client certificates are a TLS feature");
+  }
+  if (history_given && config.continuous_hz == 0) {
+    return Status::Error(
+        "--history and --history-bytes size the history of --continuous: add --continuous HZ "
+        "(e.g. 19)");
+  }
+  if (config.continuous_hz > config.max_hz) {
+    return Status::Error(StrCat("--continuous ", config.continuous_hz, " is above --max-hz ",
+                                config.max_hz, ": lower --continuous or raise --max-hz"));
   }
   if (config.hz > config.max_hz) {
     return Status::Error(StrCat("--hz ", config.hz, " is above --max-hz ", config.max_hz,

@@ -32,6 +32,7 @@ enum class Marker : uint64_t {
   kUnwindMaxDepth,
   kNoUserStack,
   kUnwindGoStackSwitch,  // Go ran this on the system stack; the goroutine's frames were not copied
+  kHistoryFull,          // the look-back history was at its byte cap: counted here, stack not kept
 };
 std::string MarkerName(Marker marker);  // e.g. "[unwind: truncated]"
 
