@@ -37,9 +37,9 @@ median() {
 }
 
 # CPU time in ns that all live threads of PID have run (scheduler accounting: exact, unlike the
-# 10 ms ticks of /proc/PID/stat).
+# 10 ms ticks of /proc/PID/stat). %.0f, not %d: Debian's mawk prints at most 2^31-1 (2.1 s) for %d.
 task_cpu_ns() {
-  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ sum += $1 } END { printf "%d\n", sum }'
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ sum += $1 } END { printf "%.0f\n", sum }'
 }
 
 # "run_time_ns run_cnt" summed over the BPF programs whose fds PID holds. The programs run in the
