@@ -124,11 +124,12 @@ wait_for_line() {
 # --- pprofd ---
 # start_pprofd TARGET_PID [BINARY]: sets PP_PID and PP_URL; returns once it answers HTTP. BINARY
 # defaults to the one built here; PPROFD_BASE (another build, e.g. the commit before a change)
-# lets a benchmark compare two builds in the same run.
+# lets a benchmark compare two builds in the same run. The array PPROFD_FLAGS adds flags.
+PPROFD_FLAGS=()
 start_pprofd() {
   local port=$((20000 + RANDOM % 10000)) binary=${2:-${PPROFD}}
   PP_URL="http://127.0.0.1:${port}"
-  "${binary}" --pid "$1" --listen "127.0.0.1:${port}" --max-hz 1000 \
+  "${binary}" --pid "$1" --listen "127.0.0.1:${port}" --max-hz 1000 ${PPROFD_FLAGS[@]+"${PPROFD_FLAGS[@]}"} \
     >>"${BENCH_TMP}/pprofd.log" 2>&1 &
   PP_PID=$!
   BENCH_CHILDREN+=("${PP_PID}")

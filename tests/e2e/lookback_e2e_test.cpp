@@ -324,5 +324,45 @@ TEST_CASE(
   CHECK(top.out.find("of the 60 s asked for: the history begins at") != std::string::npos);
 }
 
+TEST_CASE("After a followed target restarts, past=N covers only the new process and says why") {
+  const std::string dir = TempDir();
+  const std::string pidfile = dir + "/app.pid";
+  auto write_pid = [&](pid_t pid) {
+    {
+      std::ofstream out(pidfile + ".tmp", std::ios::trunc);
+      out << pid << "\n";
+    }
+    REQUIRE(std::rename((pidfile + ".tmp").c_str(), pidfile.c_str()) == 0);
+  };
+  auto first = std::make_unique<Subprocess>(
+      std::vector<std::string>{FixturePath("lookback/phase_switch"), "600000", "120"});
+  REQUIRE(WaitForReady(*first));
+  write_pid(first->pid());
+  Agent agent = Agent::WithArgs({"--pidfile", pidfile, "--continuous", "19", "--history", "1m"});
+  REQUIRE(agent.listening());
+  std::this_thread::sleep_for(seconds(4));
+  first->Signal(SIGKILL);
+  first->Wait(milliseconds(5000));
+  Subprocess second({FixturePath("lookback/phase_switch"), "600000", "120"});
+  REQUIRE(WaitForReady(second));
+  write_pid(second.pid());
+  REQUIRE(WaitForStderr(agent.process(), "re-attached to PID " + std::to_string(second.pid()),
+                        milliseconds(20000)));
+  std::this_thread::sleep_for(seconds(2));
+
+  Fetched past = FetchPast(agent, 30);
+  const std::string comments = JoinComments(past.profile);
+  INFO("comments: " << comments);
+  CHECK(HasComment(past.profile, "pprofd CPU profile of PID " + std::to_string(second.pid())));
+  CHECK(HasComment(past.profile, "of the 30 s asked for: the history begins at "));
+  CHECK(HasComment(past.profile, "when pprofd attached to PID " + std::to_string(second.pid())));
+  CHECK(HasComment(past.profile, "follows pidfile " + pidfile));
+  CHECK(HasComment(past.profile,
+                   "the samples of the target's earlier process were dropped when it exited"));
+  // Only the new process's time: it began after pprofd re-attached.
+  CHECK(past.end_ns - past.begin_ns < 5000000000);
+  CHECK(NanosecondsIn(past.profile, "HotBefore") > 0);
+}
+
 }  // namespace
 }  // namespace pprofd::e2e
