@@ -128,6 +128,15 @@ Profiling:
   --offcpu-rate NS     /block and /mutex record every wait at least NS nanoseconds long and a
                        shorter one with probability wait/NS, as Go's block profile rate
                        (default 1000000; 1 records every wait)
+  --block              track off-CPU waits from start-up: /block (and /delta_block) without
+                       ?seconds answer at once with everything since, as Go's with a rate set
+                       (costs the target about 0.75 us per sleep of its threads, see
+                       docs/benchmarks.md); without it they answer with an empty profile
+  --mutex              the same for futex waits: /mutex and /delta_mutex (costs every system
+                       call of the host the kernel's tracing path, about 5%)
+  --offcpu-max-stacks N
+                       distinct stacks --block and --mutex each keep (default 4096); waits on
+                       newer stacks are added to one overflow stack and counted in /metrics
   --continuous HZ      keep the CPU sampler on from start-up at HZ (19 is what Grafana
                        Alloy's eBPF profiler uses) and keep the last --history of samples,
                        so /debug/pprof/profile?past=N answers at once with the last N
@@ -167,6 +176,14 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
       config.heap = true;
       continue;
     }
+    if (flag == "--block" && !has_value) {
+      config.block = true;
+      continue;
+    }
+    if (flag == "--mutex" && !has_value) {
+      config.mutex = true;
+      continue;
+    }
     if (flag == "--no-cmdline" && !has_value) {
       config.cmdline = false;
       continue;
@@ -193,6 +210,7 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
                                        "--heap-rate",
                                        "--heap-max-live",
                                        "--offcpu-rate",
+                                       "--offcpu-max-stacks",
                                        "--continuous",
                                        "--history",
                                        "--history-bytes"};
@@ -280,6 +298,9 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
     } else if (flag == "--offcpu-rate") {
       status = ParseInt(flag, value, 1, int64_t{10} * 1000000000, &number);
       config.offcpu_rate_ns = static_cast<uint64_t>(number);
+    } else if (flag == "--offcpu-max-stacks") {
+      status = ParseInt(flag, value, 16, 1 << 20, &number);
+      config.offcpu_max_stacks = static_cast<uint32_t>(number);
     } else if (flag == "--continuous") {
       status = ParseInt(flag, value, 1, 10000, &number);
       config.continuous_hz = static_cast<int>(number);

@@ -44,6 +44,12 @@ struct Config {
   // Off-CPU profiles (/block, /mutex): waits at least this long are all recorded, shorter ones
   // with probability wait/rate, so a thread switching a million times a second costs little.
   uint64_t offcpu_rate_ns = 1000000;
+  // Track /block and /mutex from start-up, as Go's profiles once their rate is set: /block and
+  // /mutex without ?seconds then answer at once with everything since, as Go's do.
+  bool block = false;
+  bool mutex = false;
+  // Distinct stacks each tracked off-CPU kind keeps; newer stacks go to one overflow stack.
+  uint32_t offcpu_max_stacks = 4096;
   // Continuous CPU profiling: the sampler runs from start-up at this rate (0: only while a
   // profile is asked for) and the last history_seconds of samples are kept for ?past=N, in at
   // most history_bytes.

@@ -38,18 +38,31 @@ void ExportConnectionLimits(const http::HttpServer& server, metrics::Registry* m
                    "HTTP connections closed by a timeout: reason=\"read\" a request not sent whole "
                    "within --read-timeout (slow clients), reason=\"idle\" a keep-alive connection "
                    "idle for --idle-timeout.");
-  metrics->AddCollector([weak = server.state(), refused = metrics::DeltaTracker(),
-                         read = metrics::DeltaTracker(),
-                         idle = metrics::DeltaTracker()](metrics::Registry& registry) mutable {
+  metrics->Declare("pprofd_http_requests_cancelled_total", metrics::Type::kCounter,
+                   "Requests cancelled because their client left before the response was ready "
+                   "(their profile window closed, their --max-concurrent slot freed): "
+                   "reason=\"client_closed\" the client closed the connection, "
+                   "reason=\"client_reset\" the connection failed.");
+  // The server's counters only grow and the server lives as long as pprofd: copied in with
+  // Set. (Render runs copies of the collectors, so state kept in one would not persist.)
+  metrics->AddCollector([weak = server.state()](metrics::Registry& registry) {
     std::shared_ptr<const http::ServerState> state = weak.lock();
     if (!state) return;
+    auto count = [](const std::atomic<uint64_t>& counter) {
+      return static_cast<double>(counter.load());
+    };
     registry.Set("pprofd_http_connections_open", {}, state->active_sessions.load());
-    registry.Increment("pprofd_http_connections_refused_total", {},
-                       static_cast<double>(refused.Next(state->refused_connections.load())));
-    registry.Increment("pprofd_http_connections_timed_out_total", {{"reason", "read"}},
-                       static_cast<double>(read.Next(state->read_timeouts.load())));
-    registry.Increment("pprofd_http_connections_timed_out_total", {{"reason", "idle"}},
-                       static_cast<double>(idle.Next(state->idle_timeouts.load())));
+    registry.Set("pprofd_http_connections_refused_total", {}, count(state->refused_connections));
+    registry.Set("pprofd_http_connections_timed_out_total", {{"reason", "read"}},
+                 count(state->read_timeouts));
+    registry.Set("pprofd_http_connections_timed_out_total", {{"reason", "idle"}},
+                 count(state->idle_timeouts));
+    for (http::CancelReason reason :
+         {http::CancelReason::kClientClosed, http::CancelReason::kClientReset}) {
+      registry.Set("pprofd_http_requests_cancelled_total",
+                   {{"reason", std::string(http::CancelReasonLabel(reason))}},
+                   count(state->cancelled_requests[static_cast<size_t>(reason)]));
+    }
   });
 }
 

@@ -115,11 +115,16 @@ bool ProfilerHost::RefuseWhenGone(const http::ProfileCallback& done) {
 
 void ProfilerHost::Profile(const http::ProfileRequest& request, http::ProfileCallback done) {
   asio::post(context_->io(), [this, request, done = std::move(done)]() mutable {
+    // Its client left while it waited in the queue: nothing to start (dropping `done` releases
+    // what the request holds).
+    if (request.cancellation.cancelled()) return;
     if (RefuseWhenGone(done)) return;
     ProfileKind* kind = KindFor(request.type);
     if (kind == nullptr) {
-      return done(Status::Error(StrCat(request.type, " profiles are not built into this pprofd")),
-                  http::BackendErrorKind::kNotImplemented);
+      return done(
+          Status::Error(StrCat("/debug/pprof/", request.type,
+                               " is not built into this pprofd: no profile kind serves it")),
+          http::BackendErrorKind::kNotImplemented);
     }
     if (Status available = kind->Available(); !available.ok()) {
       return done(available, http::BackendErrorKind::kNotImplemented);

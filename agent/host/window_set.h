@@ -1,12 +1,14 @@
 // The request-window lifecycle every windowed profile shares (CPU, heap deltas, block, mutex):
 // a window opens with its request, closes on its timer after request.seconds, or early (the
-// target exited, pprofd stops) with a comment saying how much of it the profile covers. The kind
+// target exited, pprofd stops) with a comment saying how much of it the profile covers, or is
+// cancelled when its client goes away (no profile is built, nothing is answered). The kind
 // supplies what is specific: the state it keeps per window, how a closed window becomes a
 // profile, and what to release when windows close. Everything runs on the host's thread.
 #pragma once
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -43,14 +45,17 @@ class WindowSet {
     State state;
     http::ProfileCallback done;
     boost::asio::steady_timer timer;
+    // Cancels the window when request.cancellation fires; unregisters when the window goes.
+    http::Cancellation::Registration on_cancel;
   };
 
   struct Hooks {
     // Builds the closing window's profile. The window is still in the set, so a drain run here
     // still feeds it.
     std::function<StatusOr<std::string>(Window& window, const WindowEnd& end)> finish;
-    // Runs once the window has left the set and before its answer is sent: release what no open
-    // window needs any more (so the target runs at full speed when the client has its profile).
+    // Runs once the window has left the set and before its answer is sent, or once a cancelled
+    // window has left it: release what no open window needs any more (so the target runs at
+    // full speed when the client has its profile, or has gone).
     std::function<void()> after_close;
   };
 
@@ -61,7 +66,8 @@ class WindowSet {
   WindowSet(const WindowSet&) = delete;
   WindowSet& operator=(const WindowSet&) = delete;
 
-  // Opens a window of request.seconds from now; `done` gets its profile when it closes.
+  // Opens a window of request.seconds from now; `done` gets its profile when it closes, unless
+  // request.cancellation fires first: then the window is cancelled (see Cancel).
   Window& Open(const http::ProfileRequest& request, http::ProfileCallback done, State state = {}) {
     auto window = std::make_shared<Window>(io_, std::move(state));
     window->request = request;
@@ -75,8 +81,35 @@ class WindowSet {
           if (ec) return;
           if (auto open = weak.lock()) Finish(open, "");
         });
+    // The signal fires on an HTTP thread; the window belongs to this one. The registration is
+    // dropped with the window, and its destruction waits for a callback in progress, so `this`
+    // and io_ are alive while it runs; the posted part finds the window gone if it closed since.
+    window->on_cancel = request.cancellation.OnCancel(
+        [this, weak = std::weak_ptr<Window>(window)](http::CancelReason) {
+          boost::asio::post(io_, [this, weak] {
+            if (auto open = weak.lock()) Cancel(*open);
+          });
+        });
     return *window;
   }
+
+  // Removes `window` without building its profile: its client has gone. after_close runs (so
+  // what no other window needs is released, e.g. the BPF programs detach), and its `done` is
+  // dropped uncalled, releasing what the request held. Does nothing for a window already closed.
+  void Cancel(Window& window) {
+    auto it = std::find_if(windows_.begin(), windows_.end(),
+                           [&window](const auto& open) { return open.get() == &window; });
+    if (it == windows_.end()) return;
+    const std::shared_ptr<Window> cancelled = *it;
+    cancelled->timer.cancel();
+    windows_.erase(it);
+    ++cancelled_;
+    if (hooks_.after_close) hooks_.after_close();
+    http::ProfileCallback dropped = std::move(cancelled->done);
+  }
+
+  // Windows cancelled since the set was made.
+  uint64_t cancelled() const { return cancelled_; }
 
   // Closes every open window now, each profile saying `reason`.
   void FinishAll(const std::string& reason) {
@@ -109,6 +142,7 @@ class WindowSet {
     end.early_reason = early_reason;
     StatusOr<std::string> profile = hooks_.finish(*window, end);
     windows_.remove(window);
+    window->on_cancel.Reset();
     if (hooks_.after_close) hooks_.after_close();
     // Moved out: nothing left in the set may keep the HTTP session (captured in `done`) alive.
     http::ProfileCallback done = std::move(window->done);
@@ -118,6 +152,7 @@ class WindowSet {
   boost::asio::io_context& io_;
   Hooks hooks_;
   std::list<std::shared_ptr<Window>> windows_;
+  uint64_t cancelled_ = 0;
 };
 
 }  // namespace pprofd::host

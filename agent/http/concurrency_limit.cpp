@@ -57,7 +57,11 @@ void ConcurrencyLimit::operator()(const Request& request, Respond respond) const
                "--max-concurrent")));
   }
   auto slot = std::make_shared<Slot>(counters_);
-  inner_(request, [slot, respond = std::move(respond)](Response response) {
+  // A client that hangs up frees its place at once, whatever the backend still does with the
+  // request. The registration lives as long as the responder.
+  auto on_cancel = std::make_shared<Cancellation::Registration>(
+      request.cancellation().OnCancel([slot](CancelReason) { slot->Release(); }));
+  inner_(request, [slot, on_cancel, respond = std::move(respond)](Response response) {
     // Freed before answering, so a client that fetches again on receipt finds its place.
     slot->Release();
     respond(std::move(response));

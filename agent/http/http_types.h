@@ -7,10 +7,30 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+
+#include "agent/http/cancellation.h"
 
 namespace pprofd::http {
 
-using Request = boost::beast::http::request<boost::beast::http::string_body>;
+// A request as the handlers see it: Beast's message, and what Go keeps in r.Context(): the
+// signal that its client went away (the session sets it; see cancellation.h). Middleware hands
+// the same object on, so whatever works on the request can register on it.
+class Request : public boost::beast::http::request<boost::beast::http::string_body> {
+ public:
+  using Message = boost::beast::http::request<boost::beast::http::string_body>;
+  using Message::Message;
+  Request() = default;
+  Request(Message message) : Message(std::move(message)) {}  // NOLINT: implicit by design
+
+  // Fires when the client goes away before the response is sent; never, unless the server set
+  // it.
+  const Cancellation& cancellation() const { return cancellation_; }
+  void set_cancellation(Cancellation cancellation) { cancellation_ = std::move(cancellation); }
+
+ private:
+  Cancellation cancellation_;
+};
 using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
 // Sends the response for the request it was handed with. Call it exactly once (later calls are

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "agent/http/cancellation.h"
 #include "base/status.h"
 
 namespace pprofd::http {
@@ -27,6 +28,9 @@ struct ProfileRequest {
   // then 0).
   int past_seconds = 0;
   int debug = 0;  // 0: gzipped pprof; 1 and 2: Go's text forms, where the type has them
+  // Fires when the client goes away first: whoever holds the request stops, releases what it
+  // holds and drops `done` uncalled (a window does so through WindowSet).
+  Cancellation cancellation;
 };
 
 // Errors are classified so the HTTP layer can pick a status code.

@@ -51,6 +51,8 @@ struct ServerState {
   std::atomic<uint64_t> refused_connections{0};  // over max_connections
   std::atomic<uint64_t> read_timeouts{0};  // request (or TLS handshake) not in by read_timeout
   std::atomic<uint64_t> idle_timeouts{0};  // keep-alive connection idle past idle_timeout
+  // Requests cancelled because their client left before the response, by CancelReason.
+  std::atomic<uint64_t> cancelled_requests[2] = {0, 0};
 
   // Sessions alive, for Stop(); expired entries are pruned on each accept.
   std::mutex mutex;

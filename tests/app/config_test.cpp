@@ -137,6 +137,25 @@ TEST_CASE("Off-CPU rate flag", "[config]") {
         "bad --offcpu-rate '0': want an integer from 1 to 10000000000");
 }
 
+TEST_CASE("Off-CPU tracking from start-up: --block, --mutex, --offcpu-max-stacks", "[config]") {
+  StatusOr<Config> defaults = ParseCommandLine({});
+  REQUIRE(defaults.ok());
+  CHECK_FALSE(defaults->block);
+  CHECK_FALSE(defaults->mutex);
+  CHECK(defaults->offcpu_max_stacks == 4096);
+  StatusOr<Config> config = ParseCommandLine({"--block", "--mutex", "--offcpu-max-stacks=100"});
+  REQUIRE(config.ok());
+  CHECK(config->block);
+  CHECK(config->mutex);
+  CHECK(config->offcpu_max_stacks == 100);
+  CHECK(ParseCommandLine({"--offcpu-max-stacks", "8"}).status().message() ==
+        "bad --offcpu-max-stacks '8': want an integer from 16 to 1048576");
+  CHECK(ParseCommandLine({"--block=1"}).status().message() ==
+        "unknown option '--block=1': see pprofd --help");
+  CHECK_THAT(UsageText(), Catch::Contains("--block") && Catch::Contains("--mutex") &&
+                              Catch::Contains("--offcpu-max-stacks"));
+}
+
 }  // namespace
 }  // namespace pprofd
 

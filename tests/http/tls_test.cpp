@@ -16,6 +16,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "base/log.h"
 #include "tests/http/test_client.h"
@@ -240,6 +243,162 @@ TEST_CASE("A TLS handshake that never finishes is cut off at the read timeout", 
   // The server still serves.
   CHECK(TlsGet(server.port(), true, "/after").status == 200);
   CHECK(TestServer::WaitFor([&] { return server.server().active_sessions() == 0; }));
+}
+
+// A TLS connection to the test server, driven step by step (each step runs the io_context up to
+// 10 s): to send a request and then hang up, or to send several on one connection.
+class TlsClient {
+ public:
+  explicit TlsClient(unsigned short port) : context_(ClientContext()), stream_(io_, context_) {
+    Run([&](auto done) {
+      stream_.next_layer().async_connect({asio::ip::make_address("127.0.0.1"), port},
+                                         [&, done](boost::system::error_code ec) {
+                                           if (ec) return done(ec);
+                                           stream_.async_handshake(ssl::stream_base::client, done);
+                                         });
+    });
+  }
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+
+  void Send(const std::string& target) {
+    request_ = {beast_http::verb::get, target, 11};
+    request_.set(beast_http::field::host, "127.0.0.1");
+    Run([&](auto done) {
+      beast_http::async_write(stream_, request_,
+                              [done](boost::system::error_code ec, size_t) { done(ec); });
+    });
+  }
+  // The next response, or status 0 and error() set.
+  beast_http::response<beast_http::string_body> Receive() {
+    beast_http::response<beast_http::string_body> response;
+    Run([&](auto done) {
+      beast_http::async_read(stream_, buffer_, response,
+                             [done](boost::system::error_code ec, size_t) { done(ec); });
+    });
+    return response;
+  }
+  // Closes the TCP connection without TLS's close_notify, as a client killed or timing out does.
+  void HangUp() {
+    boost::system::error_code ec;
+    stream_.next_layer().close(ec);
+  }
+
+ private:
+  // Trusts the test CA and presents the client certificate (set before the stream is made: the
+  // stream copies the context's settings).
+  static ssl::context ClientContext() {
+    const Certificates& c = Certificates::Get();
+    ssl::context context(ssl::context::tls_client);
+    context.load_verify_file(c.Path("ca.pem"));
+    context.set_verify_mode(ssl::verify_peer);
+    context.use_certificate_chain_file(c.Path("client.pem"));
+    context.use_private_key_file(c.Path("client.key"), ssl::context::pem);
+    return context;
+  }
+
+  template <typename Start>
+  void Run(Start start) {
+    if (!error_.empty()) return;
+    bool finished = false;
+    start([this, &finished](boost::system::error_code ec) {
+      finished = true;
+      if (ec) error_ = ec.message();
+    });
+    io_.restart();
+    io_.run_for(10s);
+    if (!finished && error_.empty()) error_ = "timed out";
+  }
+
+  asio::io_context io_;
+  ssl::context context_;
+  ssl::stream<asio::ip::tcp::socket> stream_;
+  boost::beast::flat_buffer buffer_;
+  beast_http::request<beast_http::string_body> request_;
+  std::string error_;
+};
+
+TEST_CASE("A TLS client that hangs up while its response is pending cancels the request",
+          "[tls][cancellation]") {
+  REQUIRE(Certificates::Get().ok());
+  std::mutex mutex;
+  std::vector<Respond> held;
+  std::vector<CancelReason> cancelled;
+  std::vector<Cancellation::Registration> registrations;
+  auto handler = [&](const Request& request, Respond respond) {
+    std::lock_guard lock(mutex);
+    held.push_back(std::move(respond));
+    registrations.push_back(request.cancellation().OnCancel([&](CancelReason reason) {
+      std::lock_guard cancel_lock(mutex);
+      cancelled.push_back(reason);
+    }));
+  };
+  TestServer server(handler, TlsOptions(/*client_ca=*/true));
+  REQUIRE(server.ok());
+  TlsClient client(server.port());
+  REQUIRE(client.ok());
+  client.Send("/debug/pprof/profile?seconds=600");
+  REQUIRE(client.ok());
+  REQUIRE(TestServer::WaitFor([&] {
+    std::lock_guard lock(mutex);
+    return held.size() == 1;
+  }));
+  client.HangUp();
+  REQUIRE(TestServer::WaitFor(
+      [&] {
+        std::lock_guard lock(mutex);
+        return cancelled.size() == 1;
+      },
+      1s));
+  {
+    // Dropped outside the lock its cancellation callback takes.
+    std::vector<Cancellation::Registration> dropped_registrations;
+    std::vector<Respond> dropped_responders;
+    std::lock_guard lock(mutex);
+    // A reset, mostly: closing with the server's unread TLS 1.3 session tickets in the receive
+    // buffer makes the kernel send RST rather than FIN.
+    CHECK((cancelled[0] == CancelReason::kClientReset ||
+           cancelled[0] == CancelReason::kClientClosed));
+    dropped_registrations.swap(registrations);
+    dropped_responders.swap(held);
+  }
+  CHECK(TestServer::WaitFor([&] { return server.server().active_sessions() == 0; }));
+}
+
+TEST_CASE("HTTPS keeps a connection alive across responses that take a while",
+          "[tls][cancellation]") {
+  REQUIRE(Certificates::Get().ok());
+  std::mutex mutex;
+  std::vector<std::thread> threads;
+  std::atomic<int> cancelled{0};
+  std::vector<Cancellation::Registration> registrations;
+  auto handler = [&](const Request& request, Respond respond) {
+    std::lock_guard lock(mutex);
+    registrations.push_back(
+        request.cancellation().OnCancel([&](CancelReason) { cancelled.fetch_add(1); }));
+    threads.emplace_back([target = std::string(request.target()), respond = std::move(respond)] {
+      std::this_thread::sleep_for(200ms);
+      respond(TextResponse(beast_http::status::ok, "late " + target));
+    });
+  };
+  {
+    TestServer server(handler, TlsOptions(/*client_ca=*/true));
+    REQUIRE(server.ok());
+    TlsClient client(server.port());
+    REQUIRE(client.ok());
+    for (int i = 0; i < 3; ++i) {
+      client.Send(StrCat("/n", i));
+      auto response = client.Receive();
+      INFO(client.error());
+      REQUIRE(client.ok());
+      CHECK(response.result_int() == 200);
+      CHECK(response.body() == StrCat("late /n", i, "\n"));
+      CHECK(response.keep_alive());
+    }
+    CHECK(cancelled.load() == 0);
+  }
+  std::lock_guard lock(mutex);
+  for (std::thread& thread : threads) thread.join();
 }
 
 }  // namespace

@@ -80,8 +80,9 @@ expect_code metrics 200
 if grep -q '^pprofd_' "$r/metrics.body" 2>/dev/null; then pass "metrics: pprofd_ series"; else fail "metrics: no pprofd_ series"; fi
 expect_code symbol 200
 if grep -q 'num_symbols: 1' "$r/symbol.body" 2>/dev/null; then pass "symbol: num_symbols"; else fail "symbol: $(body_line symbol)"; fi
-# The README: /heap without --heap and without seconds is a 400 naming both ways.
-expect_code heap_no_flag 400
+# /heap without --heap and without seconds: at once, an empty profile naming --heap (as Go with
+# MemProfileRate 0).
+expect_code heap_no_flag 200
 expect_code heap_window 200
 expect_frame heap_window 'CacheResponse' -sample_index=alloc_space
 if is_refused heap_flag; then
