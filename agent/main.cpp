@@ -98,6 +98,11 @@ int Run(const Config& config) {
       "; ", config.hz, " Hz default on ", facts.cpus, " CPUs, ", config.stack_bytes,
       " stack bytes per sample, ring buffer ", facts.ring_bytes >> 20, " MiB; listening on ",
       (*server)->local_endpoint().address().to_string(), ":", (*server)->local_endpoint().port()));
+  if (config.continuous_hz > 0) {
+    LogInfo(StrCat("cpu: sampling always at ", config.continuous_hz,
+                   " Hz (--continuous); the last ", config.history_seconds,
+                   " s kept for ?past=N in at most ", config.history_bytes >> 20, " MiB"));
+  }
   if (!facts.allocator_module.empty()) {
     LogInfo(
         StrCat("heap: allocator in ", facts.allocator_module, ", ",

@@ -37,9 +37,9 @@ median() {
 }
 
 # CPU time in ns that all live threads of PID have run (scheduler accounting: exact, unlike the
-# 10 ms ticks of /proc/PID/stat).
+# 10 ms ticks of /proc/PID/stat). %.0f, not %d: Debian's mawk prints at most 2^31-1 (2.1 s) for %d.
 task_cpu_ns() {
-  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ sum += $1 } END { printf "%d\n", sum }'
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ sum += $1 } END { printf "%.0f\n", sum }'
 }
 
 # "run_time_ns run_cnt" summed over the BPF programs whose fds PID holds. The programs run in the
@@ -124,11 +124,12 @@ wait_for_line() {
 # --- pprofd ---
 # start_pprofd TARGET_PID [BINARY]: sets PP_PID and PP_URL; returns once it answers HTTP. BINARY
 # defaults to the one built here; PPROFD_BASE (another build, e.g. the commit before a change)
-# lets a benchmark compare two builds in the same run.
+# lets a benchmark compare two builds in the same run. The array PPROFD_FLAGS adds flags.
+PPROFD_FLAGS=()
 start_pprofd() {
   local port=$((20000 + RANDOM % 10000)) binary=${2:-${PPROFD}}
   PP_URL="http://127.0.0.1:${port}"
-  "${binary}" --pid "$1" --listen "127.0.0.1:${port}" --max-hz 1000 \
+  "${binary}" --pid "$1" --listen "127.0.0.1:${port}" --max-hz 1000 ${PPROFD_FLAGS[@]+"${PPROFD_FLAGS[@]}"} \
     >>"${BENCH_TMP}/pprofd.log" 2>&1 &
   PP_PID=$!
   BENCH_CHILDREN+=("${PP_PID}")

@@ -5,7 +5,9 @@
 #
 # usage: bench/overhead.sh OUT_DIR   (env: RUNS=5, THREADS="2 1", ITERATIONS=1000000,
 #                                     MODES="baseline pprofd-99 pprofd-999 perf-99 perf-999";
-#                                     base-99 and base-999 run PPROFD_BASE, another build)
+#                                     base-99 and base-999 run PPROFD_BASE, another build;
+#                                     continuous-19 runs pprofd --continuous 19 attached the
+#                                     whole run with no profile asked: the always-on cost)
 # Writes OUT_DIR/overhead.csv (one line per run) and prints/writes OUT_DIR/overhead.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -70,6 +72,26 @@ run_one() {
       stop_pprofd
       samples=$(profile_field "${profile}" samples)
       complete=$(profile_field "${profile}" complete_pct)
+      agent_ms=$(awk -v a="${cpu0}" -v b="${cpu1}" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')
+      bpf_ms=$(awk -v n="${bpf% *}" 'BEGIN { printf "%.3f", n / 1e6 }')
+      bpf_runs=${bpf#* }
+      ;;
+    continuous-*)
+      # Always on: the sampler runs from pprofd's start; nobody asks for a profile. Samples
+      # are the agent's own count (pprofd_cpu_samples_received_total) over the run.
+      local hz=${mode#continuous-} cpu0 cpu1 bpf n0 n1
+      PPROFD_FLAGS=(--continuous "${hz}")
+      start_pprofd "${WL_PID}"
+      PPROFD_FLAGS=()
+      n0=$(curl -sf "${PP_URL}/metrics" | awk '$1 == "pprofd_cpu_samples_received_total" { print $2 }')
+      cpu0=$(task_cpu_ns "${PP_PID}")
+      workload_go
+      workload_wait_result
+      cpu1=$(task_cpu_ns "${PP_PID}")
+      n1=$(curl -sf "${PP_URL}/metrics" | awk '$1 == "pprofd_cpu_samples_received_total" { print $2 }')
+      bpf=$(bpf_stats_of "${PP_PID}")
+      stop_pprofd
+      samples=$((n1 - n0))
       agent_ms=$(awk -v a="${cpu0}" -v b="${cpu1}" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')
       bpf_ms=$(awk -v n="${bpf% *}" 'BEGIN { printf "%.3f", n / 1e6 }')
       bpf_runs=${bpf#* }

@@ -23,6 +23,62 @@ Status ParseInt(const std::string& flag, const std::string& value, int64_t min, 
   return Status::Ok();
 }
 
+// "600", "600s", "10m", "1h": a duration in whole seconds.
+Status ParseDuration(const std::string& flag, const std::string& value, int64_t min_s,
+                     int64_t max_s, int64_t* out) {
+  std::string digits = value;
+  int64_t unit = 1;
+  if (!digits.empty()) {
+    switch (digits.back()) {
+      case 's':
+        digits.pop_back();
+        break;
+      case 'm':
+        unit = 60;
+        digits.pop_back();
+        break;
+      case 'h':
+        unit = 3600;
+        digits.pop_back();
+        break;
+      default:
+        break;
+    }
+  }
+  int64_t parsed = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), parsed);
+  if (ec != std::errc() || ptr != digits.data() + digits.size() || digits.empty() ||
+      parsed * unit < min_s || parsed * unit > max_s) {
+    return Status::Error(StrCat("bad ", flag, " '", value, "': want a duration from ", min_s,
+                                "s to ", max_s / 3600, "h, e.g. 600s, 10m or 1h"));
+  }
+  *out = parsed * unit;
+  return Status::Ok();
+}
+
+// "67108864", "64M", "1G": a size in bytes.
+Status ParseBytes(const std::string& flag, const std::string& value, uint64_t min, uint64_t max,
+                  uint64_t* out) {
+  std::string digits = value;
+  uint64_t unit = 1;
+  if (!digits.empty()) {
+    const char suffix = digits.back();
+    if (suffix == 'K' || suffix == 'M' || suffix == 'G') {
+      unit = suffix == 'K' ? 1024 : suffix == 'M' ? 1024 * 1024 : 1024 * 1024 * 1024;
+      digits.pop_back();
+    }
+  }
+  uint64_t parsed = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), parsed);
+  if (ec != std::errc() || ptr != digits.data() + digits.size() || digits.empty() ||
+      parsed > max / unit || parsed * unit < min) {
+    return Status::Error(StrCat("bad ", flag, " '", value, "': want a size from ", min >> 20,
+                                "M to ", max >> 30, "G, in bytes or with K, M or G"));
+  }
+  *out = parsed * unit;
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string UsageText() {
@@ -85,6 +141,15 @@ Profiling:
                        run on a kernel of the series with the bpf_probe_read_user freeze
                        bug (5.19, 6.0, 6.2, 6.1 before 6.1.36, 6.3 before 6.3.10), which
                        pprofd otherwise refuses: only for a kernel known to carry the fix
+  --continuous HZ      keep the CPU sampler on from start-up at HZ (19 is what Grafana
+                       Alloy's eBPF profiler uses) and keep the last --history of samples,
+                       so /debug/pprof/profile?past=N answers at once with the last N
+                       seconds; ?seconds=N windows sample at the higher of HZ and ?hz=
+  --history DURATION   how much CPU history --continuous keeps, e.g. 600s, 10m, 1h
+                       (default 10m)
+  --history-bytes SIZE most memory the history may hold, e.g. 64M (default 64M); beyond it
+                       the oldest seconds are dropped first, then samples are counted in
+                       a [history full: stack not kept] stack
   --log-level LEVEL    debug, info, warning or error (default info)
   --version            print the version
   --help               print this help
@@ -93,6 +158,7 @@ Profiling:
 
 StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
   Config config;
+  bool history_given = false;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
     std::string value;
@@ -152,7 +218,10 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
                                        "--heap-rate",
                                        "--heap-max-live",
                                        "--offcpu-rate",
-                                       "--offcpu-max-stacks"};
+                                       "--offcpu-max-stacks",
+                                       "--continuous",
+                                       "--history",
+                                       "--history-bytes"};
     // Flags whose value is a name or path: empty is never meant.
     static const char* kNonEmpty[] = {"--systemd-unit",   "--pidfile", "--exe",
                                       "--tls-cert",       "--tls-key", "--tls-client-ca",
@@ -240,6 +309,17 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
     } else if (flag == "--offcpu-max-stacks") {
       status = ParseInt(flag, value, 16, 1 << 20, &number);
       config.offcpu_max_stacks = static_cast<uint32_t>(number);
+    } else if (flag == "--continuous") {
+      status = ParseInt(flag, value, 1, 10000, &number);
+      config.continuous_hz = static_cast<int>(number);
+    } else if (flag == "--history") {
+      status = ParseDuration(flag, value, 10, 24 * 3600, &number);
+      config.history_seconds = static_cast<int>(number);
+      history_given = true;
+    } else if (flag == "--history-bytes") {
+      status =
+          ParseBytes(flag, value, uint64_t{1} << 20, uint64_t{16} << 30, &config.history_bytes);
+      history_given = true;
     } else if (flag == "--log-level") {
       if (value != "debug" && value != "info" && value != "warning" && value != "error") {
         return Status::Error(
@@ -266,6 +346,15 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
   if (!config.tls_client_ca.empty() && config.tls_cert.empty()) {
     return Status::Error(
         "--tls-client-ca needs --tls-cert and --tls-key: client certificates are a TLS feature");
+  }
+  if (history_given && config.continuous_hz == 0) {
+    return Status::Error(
+        "--history and --history-bytes size the history of --continuous: add --continuous HZ "
+        "(e.g. 19)");
+  }
+  if (config.continuous_hz > config.max_hz) {
+    return Status::Error(StrCat("--continuous ", config.continuous_hz, " is above --max-hz ",
+                                config.max_hz, ": lower --continuous or raise --max-hz"));
   }
   if (config.hz > config.max_hz) {
     return Status::Error(StrCat("--hz ", config.hz, " is above --max-hz ", config.max_hz,

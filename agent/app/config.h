@@ -50,6 +50,12 @@ struct Config {
   bool mutex = false;
   // Distinct stacks each tracked off-CPU kind keeps; newer stacks go to one overflow stack.
   uint32_t offcpu_max_stacks = 4096;
+  // Continuous CPU profiling: the sampler runs from start-up at this rate (0: only while a
+  // profile is asked for) and the last history_seconds of samples are kept for ?past=N, in at
+  // most history_bytes.
+  int continuous_hz = 0;
+  int history_seconds = 600;
+  uint64_t history_bytes = uint64_t{64} << 20;
   // BTF of the running kernel, for CO-RE; kernels without CONFIG_DEBUG_INFO_BTF need a file from
   // elsewhere (e.g. BTFHub).
   std::string btf_path = "/sys/kernel/btf/vmlinux";

@@ -130,14 +130,23 @@ StatusOr<std::unique_ptr<host::ProfilerHost>> CreateProfiler(const Config& confi
   host_options.default_hz = config.hz;
   host_options.max_hz = config.max_hz;
   host_options.max_seconds = config.max_seconds;
+  if (config.continuous_hz > 0) host_options.history_seconds = config.history_seconds;
   if (auto followed = FollowedTarget(config)) {
     host_options.exit_note = StrCat(" (pprofd follows ", target::Describe(*followed),
                                     " and re-attaches to its next process)");
   }
   auto context = std::make_unique<host::TargetContext>(std::move(*target), metrics);
   std::vector<std::unique_ptr<host::ProfileKind>> profile_kinds;
-  profile_kinds.push_back(std::make_unique<kinds::cpu::CpuKind>(
-      context.get(), kinds::cpu::BpfCpuSource(std::move(*sampler))));
+  kinds::cpu::ContinuousOptions continuous;
+  continuous.hz = config.continuous_hz;
+  continuous.history.seconds = config.history_seconds;
+  continuous.history.max_bytes = config.history_bytes;
+  if (auto followed = FollowedTarget(config)) continuous.followed = target::Describe(*followed);
+  auto cpu_kind = std::make_unique<kinds::cpu::CpuKind>(
+      context.get(), kinds::cpu::BpfCpuSource(std::move(*sampler)), continuous);
+  // Always on from start-up, as --heap: a sampler that cannot attach fails here, not later.
+  if (Status status = cpu_kind->StartContinuous(); !status.ok()) return status;
+  profile_kinds.push_back(std::move(cpu_kind));
   auto heap_kind = std::make_unique<kinds::heap::HeapKind>(std::move(*heap), context.get());
   if (config.heap) {
     if (Status status = heap_kind->StartTracking(); !status.ok()) return status;

@@ -58,6 +58,9 @@ class TargetSupervisor : public http::PprofBackend {
   int default_hz() const override { return config_.hz; }
   int max_hz() const override { return config_.max_hz; }
   int max_seconds() const override { return config_.max_seconds; }
+  int history_seconds() const override {
+    return config_.continuous_hz > 0 ? config_.history_seconds : 0;
+  }
 
  private:
   // Runs `current_` and tells `io_` when its target exits.

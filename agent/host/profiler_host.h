@@ -28,6 +28,7 @@ struct HostOptions {
   int default_hz = 99;
   int max_hz = 1000;
   int max_seconds = 600;
+  int history_seconds = 0;  // --history with --continuous; 0 without
   // Appended to the reason profiles in flight give when the target exits, e.g. that pprofd
   // follows the target and re-attaches to its next process.
   std::string exit_note;
@@ -56,6 +57,7 @@ class ProfilerHost : public http::PprofBackend {
   int default_hz() const override { return options_.default_hz; }
   int max_hz() const override { return options_.max_hz; }
   int max_seconds() const override { return options_.max_seconds; }
+  int history_seconds() const override { return options_.history_seconds; }
 
   const target::TargetProcess& target() const;
 

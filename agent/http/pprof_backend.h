@@ -23,7 +23,10 @@ struct ProfileRequest {
   // The window: 0 for "now" (a thread snapshot) or "since tracking began" (heap); N for the next
   // N seconds.
   int seconds = 0;
-  int hz = 0;     // CPU: the sampling rate asked for
+  int hz = 0;  // CPU: the sampling rate asked for
+  // CPU with --continuous: the last N seconds from the look-back history, at once (seconds is
+  // then 0).
+  int past_seconds = 0;
   int debug = 0;  // 0: gzipped pprof; 1 and 2: Go's text forms, where the type has them
   // Fires when the client goes away first: whoever holds the request stops, releases what it
   // holds and drops `done` uncalled (a window does so through WindowSet).
@@ -87,6 +90,8 @@ class PprofBackend {
   virtual int default_hz() const = 0;
   virtual int max_hz() const = 0;
   virtual int max_seconds() const = 0;
+  // Seconds of CPU history kept for ?past=N (--history); 0 without --continuous.
+  virtual int history_seconds() const { return 0; }
 };
 
 }  // namespace pprofd::http

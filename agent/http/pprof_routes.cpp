@@ -38,6 +38,7 @@ struct ProfileParams {
   // Whether a window (?seconds=N) has a text form too (heap deltas have none, off-CPU windows
   // do).
   bool window_text = true;
+  bool past = false;  // reads ?past=N: the last N seconds from the look-back history
 };
 
 struct Endpoint {
@@ -50,9 +51,10 @@ struct Endpoint {
 // What the index lists, what a 404 names, and how each profile path reads its query.
 const Endpoint kEndpoints[] = {
     {"profile", "profile?seconds=30",
-     "CPU profile of the target. Add ?seconds=N (default 30) and ?hz=M for the sampling rate. "
+     "CPU profile of the target. Add ?seconds=N (default 30) and ?hz=M for the sampling rate, "
+     "or ?past=N for the last N seconds at once (pprofd --continuous). "
      "Fetch it with go tool pprof, then use the top command or the web view.",
-     ProfileParams{Seconds::kWindow, 0, true}},
+     ProfileParams{Seconds::kWindow, 0, true, true, true}},
     {"heap", "heap?debug=1",
      "Estimate of the target's live heap, by allocation site, from sampled malloc calls "
      "(pprofd --heap tracks from start-up; ?seconds=N gives the allocations of the next N "
@@ -210,6 +212,31 @@ Response ProfileBody(std::string body, bool text, std::string_view filename) {
   return response;
 }
 
+// ?past=N: the look-back request, answered at once from the history; an error line otherwise.
+StatusOr<int> PastSeconds(const PprofBackend& backend, const QueryParams& query) {
+  const int history = backend.history_seconds();
+  if (history == 0) {
+    return Status::Error(
+        "past=N needs pprofd --continuous HZ, which keeps the last --history of CPU samples; "
+        "without it, ask for the next N seconds with seconds=N");
+  }
+  if (query.Has("seconds")) {
+    return Status::Error(
+        "pass past=N (the last N seconds) or seconds=N (the next N seconds), not both");
+  }
+  if (query.Has("hz")) {
+    return Status::Error(
+        "hz does not apply to past=N: the history was sampled at --continuous "
+        "HZ (faster while windows asked); drop hz");
+  }
+  StatusOr<int> past = IntParam(query, "past", 0, 1, history);
+  if (!past.ok()) {
+    return Status::Error(
+        StrCat(past.status().message(), " (pprofd keeps --history ", history, "s)"));
+  }
+  return past;
+}
+
 // Reads the query as `params` says, and forwards one request to the backend.
 void Profile(PprofBackend& backend, const Endpoint& endpoint, const QueryParams& query,
              const Cancellation& cancellation, Respond respond) {
@@ -217,6 +244,20 @@ void Profile(PprofBackend& backend, const Endpoint& endpoint, const QueryParams&
   ProfileRequest profile_request;
   profile_request.type = std::string(endpoint.name);
   profile_request.cancellation = cancellation;
+  if (params.past && query.Has("past")) {
+    StatusOr<int> past = PastSeconds(backend, query);
+    if (!past.ok()) return respond(PprofError(status::bad_request, past.status().message()));
+    profile_request.past_seconds = *past;
+    profile_request.hz = backend.default_hz();
+    return backend.Profile(
+        profile_request, [respond = std::move(respond), filename = endpoint.name](
+                             StatusOr<std::string> profile, BackendErrorKind kind) {
+          if (!profile.ok()) {
+            return respond(PprofError(StatusFor(kind), profile.status().message()));
+          }
+          respond(ProfileBody(std::move(*profile), false, filename));
+        });
+  }
   const int max_seconds = backend.max_seconds();
   if (params.seconds != Seconds::kIgnored) {
     const int fallback =

@@ -25,6 +25,8 @@ std::string MarkerName(Marker marker) {
       return "[unwind: Go stack switch]";
     case Marker::kStoreOverflow:
       return "[pprofd: store full, stacks over its limit merged here]";
+    case Marker::kHistoryFull:
+      return "[history full: stack not kept]";
   }
   return "[unknown marker]";
 }

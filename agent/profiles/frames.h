@@ -35,6 +35,7 @@ enum class Marker : uint64_t {
   // Not a stack: what a bounded store could not keep apart, because it held its maximum of
   // distinct stacks already (the profile's comments say how many events went there).
   kStoreOverflow,
+  kHistoryFull,          // the look-back history was at its byte cap: counted here, stack not kept
 };
 std::string MarkerName(Marker marker);  // e.g. "[unwind: truncated]"
 

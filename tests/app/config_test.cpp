@@ -166,3 +166,40 @@ TEST_CASE("Off-CPU tracking from start-up: --block, --mutex, --offcpu-max-stacks
 
 }  // namespace
 }  // namespace pprofd
+
+namespace pprofd {
+namespace {
+
+TEST_CASE("Continuous CPU flags", "[config]") {
+  StatusOr<Config> defaults = ParseCommandLine({});
+  REQUIRE(defaults.ok());
+  CHECK(defaults->continuous_hz == 0);
+  CHECK(defaults->history_seconds == 600);
+  CHECK(defaults->history_bytes == uint64_t{64} << 20);
+  StatusOr<Config> config =
+      ParseCommandLine({"--continuous", "19", "--history", "1h", "--history-bytes=256M"});
+  REQUIRE(config.ok());
+  CHECK(config->continuous_hz == 19);
+  CHECK(config->history_seconds == 3600);
+  CHECK(config->history_bytes == uint64_t{256} << 20);
+  CHECK(ParseCommandLine({"--continuous=19", "--history=90s"})->history_seconds == 90);
+  CHECK(ParseCommandLine({"--continuous=19", "--history=15m"})->history_seconds == 900);
+  CHECK(ParseCommandLine({"--continuous=19", "--history=120"})->history_seconds == 120);
+  CHECK(ParseCommandLine({"--continuous=19", "--history-bytes=1048576"})->history_bytes == 1048576);
+  CHECK(ParseCommandLine({"--continuous", "19", "--history", "5s"}).status().message() ==
+        "bad --history '5s': want a duration from 10s to 24h, e.g. 600s, 10m or 1h");
+  CHECK(ParseCommandLine({"--continuous", "19", "--history", "10x"}).status().message() ==
+        "bad --history '10x': want a duration from 10s to 24h, e.g. 600s, 10m or 1h");
+  CHECK(ParseCommandLine({"--continuous", "19", "--history-bytes", "1K"}).status().message() ==
+        "bad --history-bytes '1K': want a size from 1M to 16G, in bytes or with K, M or G");
+  CHECK(ParseCommandLine({"--history", "10m"}).status().message() ==
+        "--history and --history-bytes size the history of --continuous: add --continuous HZ "
+        "(e.g. 19)");
+  CHECK(ParseCommandLine({"--continuous", "2000"}).status().message() ==
+        "--continuous 2000 is above --max-hz 1000: lower --continuous or raise --max-hz");
+  CHECK(ParseCommandLine({"--continuous", "0"}).status().message() ==
+        "bad --continuous '0': want an integer from 1 to 10000");
+}
+
+}  // namespace
+}  // namespace pprofd

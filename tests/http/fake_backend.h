@@ -61,6 +61,7 @@ class FakeBackend : public PprofBackend {
   int default_hz() const override { return 99; }
   int max_hz() const override { return 1000; }
   int max_seconds() const override { return 300; }
+  int history_seconds() const override { return history; }
 
   // The requests of each kind, in arrival order.
   std::vector<ProfileRequest> requests() { return Requests({"profile"}); }
@@ -80,6 +81,7 @@ class FakeBackend : public PprofBackend {
 
   // Configuration; set before requests are made.
   std::chrono::milliseconds profile_delay{0};
+  int history = 0;  // --history with --continuous; 0 without
   std::optional<std::string> profile_error;
   BackendErrorKind profile_error_kind = BackendErrorKind::kInternal;
   std::optional<std::string> cmdline_error;
@@ -94,6 +96,9 @@ class FakeBackend : public PprofBackend {
   }
 
   static std::string Describe(const ProfileRequest& request) {
+    if (request.type == "profile" && request.past_seconds > 0) {
+      return StrCat("profile past=", request.past_seconds);
+    }
     if (request.type == "profile") {
       return StrCat("profile seconds=", request.seconds, " hz=", request.hz);
     }

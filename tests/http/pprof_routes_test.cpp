@@ -114,6 +114,35 @@ TEST_CASE_METHOD(RoutesFixture, "Bad profile parameters give 400 naming the rang
   CHECK(backend.requests().empty());
 }
 
+TEST_CASE_METHOD(RoutesFixture, "past=N asks for the look-back history, or gets a one-line 400",
+                 "[routes]") {
+  REQUIRE(server.ok());
+  CheckPprofError(Get("/debug/pprof/profile?past=60"), 400,
+                  "past=N needs pprofd --continuous HZ, which keeps the last --history of CPU "
+                  "samples; without it, ask for the next N seconds with seconds=N");
+  backend.history = 600;
+  ClientResponse past = Get("/debug/pprof/profile?past=60");
+  CHECK(past.result_int() == 200);
+  CHECK(HeaderOf(past, "Content-Type") == "application/octet-stream");
+  CHECK(past.body() == "profile past=60");
+  CHECK(Get("/debug/pprof/profile?past=600").body() == "profile past=600");
+  for (const char* value : {"0", "601", "abc", "-1", ""}) {
+    INFO(value);
+    CheckPprofError(Get(StrCat("/debug/pprof/profile?past=", value)), 400,
+                    StrCat("bad past=", value,
+                           ": want an integer from 1 to 600 (pprofd keeps --history 600s)"));
+  }
+  CheckPprofError(Get("/debug/pprof/profile?past=5&seconds=5"), 400,
+                  "pass past=N (the last N seconds) or seconds=N (the next N seconds), not both");
+  CheckPprofError(Get("/debug/pprof/profile?past=5&hz=99"), 400,
+                  "hz does not apply to past=N: the history was sampled at --continuous HZ "
+                  "(faster while windows asked); drop hz");
+  std::vector<ProfileRequest> requests = backend.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].past_seconds == 60);
+  CHECK(requests[0].seconds == 0);
+}
+
 TEST_CASE_METHOD(RoutesFixture, "Backend failures map to 500 and 503", "[routes]") {
   REQUIRE(server.ok());
   backend.profile_error = "target 123 exited";

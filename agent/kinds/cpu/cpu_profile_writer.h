@@ -20,7 +20,22 @@ struct CpuProfileMeta {
   std::vector<std::string> comments;
 };
 
+// Samples of one stack on one thread, already added up (the look-back history keeps them so).
+struct CpuSampleTotal {
+  const Stack* stack = nullptr;
+  uint32_t tid = 0;
+  const std::string* thread_name = nullptr;
+  int64_t count = 0;
+  int64_t nanoseconds = 0;
+};
+
 // Returns the builder so callers can serialize (gzip) or inspect it.
+proto::ProfileBuilder BuildCpuProfileFromTotals(const std::vector<CpuSampleTotal>& totals,
+                                                FrameSymbolizer& symbolizer,
+                                                std::optional<uint32_t> main_module,
+                                                const CpuProfileMeta& meta);
+
+// The same from single samples.
 proto::ProfileBuilder BuildCpuProfile(const std::vector<StoredSample>& samples,
                                       const SampleStore& store, FrameSymbolizer& symbolizer,
                                       std::optional<uint32_t> main_module,
