@@ -18,6 +18,7 @@
 #include "agent/app/config.h"
 #include "agent/app/demo_launcher.h"
 #include "agent/app/http_setup.h"
+#include "agent/app/kernel_version.h"
 #include "agent/app/preflight.h"
 #include "agent/app/profiler_factory.h"
 #include "agent/app/target_supervisor.h"
@@ -55,6 +56,10 @@ int Fail(const Status& status) {
 int Run(const Config& config) {
   SetMinLogLevel(ParseLogLevel(config.log_level));
   bpf_support::RouteLibbpfLogsToLogger();
+  if (Status status = CheckKernelFreezeBug(ReadKernelIdentity(), config.allow_freeze_prone_kernel);
+      !status.ok()) {
+    return Fail(status);
+  }
   if (Status status = CheckKernelBtf(config.btf_path); !status.ok()) return Fail(status);
   if (Status status = CheckCapabilities(); !status.ok()) return Fail(status);
 

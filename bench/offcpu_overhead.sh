@@ -3,7 +3,7 @@
 # context-switch-heavy workload end to end, against no agent in the same run, modes alternating.
 #
 # usage: bench/offcpu_overhead.sh OUT_DIR
-#   env: RUNS=7, MODES="baseline idle block mutex block-rate1", ROUND_TRIPS=500000 (per round, ~2 s here),
+#   env: RUNS=7, MODES="baseline idle block mutex block-rate1 tracked", ROUND_TRIPS=500000 (per round, ~2 s here),
 #        WINDOW_SECONDS=6 (must outlast one round; a round that outlives its window is flagged),
 #        PIN_CPU=1 (the CPU the workload's threads run on; empty: anywhere)
 # Writes OUT_DIR/offcpu_overhead.csv (one line per round), OUT_DIR/offcpu_tools.txt (versions,
@@ -21,6 +21,9 @@
 #   mutex        the same with /mutex (futex waits only: pipes do not use futexes, so this is the
 #                cost of the probes on a workload that never hits them)
 #   block-rate1  block window with --offcpu-rate 1: every wait is recorded and unwound
+#   tracked      pprofd --block --mutex, no request: both kinds attached from start-up, counting
+#                into their cumulative stores (what an always-on sidecar scraped by Alloy or
+#                Parca costs)
 # /block hooks sched_switch, which fires on every context switch of the machine: the BPF program
 # runs in the switching task and is charged to the workload (and to anything else switching), not
 # to pprofd. pprofd's own CPU (draining the ring buffer, unwinding, symbolizing) is measured
@@ -30,7 +33,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 OUT_DIR="${1:?usage: offcpu_overhead.sh OUT_DIR}"
 RUNS="${RUNS:-7}"
-MODES="${MODES:-baseline idle block mutex block-rate1}"
+MODES="${MODES:-baseline idle block mutex block-rate1 tracked}"
 ROUND_TRIPS="${ROUND_TRIPS:-500000}"
 WINDOW_SECONDS="${WINDOW_SECONDS:-6}"
 PIN_CPU="${PIN_CPU-1}"
@@ -134,19 +137,20 @@ pprofd_settle() {
 # run_one MODE RUN: one round in MODE; appends a line to the CSV.
 run_one() {
   local mode=$1 run=$2 load ticks="" run_ms="" window_ms="" events="" recorded="" lost=""
-  local covered="" kind="" rate=1000000
+  local covered="" kind="" rate=1000000 track=()
   load=$(load1)
   case "${mode}" in
     baseline) ;;
     idle) ;;
     block | mutex) kind=${mode} ;;
     block-rate1) kind=block rate=1 ;;
+    tracked) track=(--block --mutex) ;;
     *) die "unknown mode ${mode}" ;;
   esac
   if [[ ${mode} == baseline ]]; then
     pw_round
   else
-    pprofd_start "${WL_PID}" --offcpu-rate "${rate}"
+    pprofd_start "${WL_PID}" --offcpu-rate "${rate}" "${track[@]}"
     pprofd_settle || die "pprofd does not settle"
     local curl_pid="" links0 t0 t1 c0 c1 c2
     if [[ -n ${kind} ]]; then

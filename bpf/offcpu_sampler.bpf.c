@@ -8,8 +8,9 @@
  * the thread itself runs a hook: its system call's exit, or its next switch-out. There the
  * saved user registers are those of the wait, and the user stack is readable.
  *
- * Mutex kind (futex system-call tracepoints): an event runs from the entry of a futex wait to its
- * exit; the stack is copied at the exit, on the waiter's own thread.
+ * Mutex kind (offcpu_mutex.bpf.h): an event runs from the entry of a futex wait to its exit; the
+ * stack is copied at the exit, on the waiter's own thread. Waits under way on kernels without
+ * thread pidfds: offcpu_task_iter.bpf.h.
  *
  * Both sample as Go's SetBlockProfileRate: every event at least rate_ns long, a shorter one with
  * probability delay/rate_ns. Sched_switch runs up to a million times per second host-wide, so
@@ -28,13 +29,6 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define PF_EXITING 0x00000004
-#define FUTEX_WAIT 0
-#define FUTEX_LOCK_PI 6
-#define FUTEX_WAIT_BITSET 9
-#define FUTEX_WAIT_REQUEUE_PI 11
-#define FUTEX_LOCK_PI2 13
-#define FUTEX_PRIVATE_FLAG 128
-#define FUTEX_CLOCK_REALTIME 256
 
 /* Set by user space before load (see cpu_sampler.bpf.c for the namespace-aware tgid filter). */
 const volatile __u32 target_tgid = 0;
@@ -384,174 +378,5 @@ int BPF_PROG(offcpu_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-/* ---- mutex kind ---- */
-
-static __always_inline bool current_is_target(__u64 pid_tgid)
-{
-	__u32 kernel_tgid = *(volatile __u32 *)&target_kernel_tgid;
-
-	if (kernel_tgid == 0)
-		kernel_tgid = learn_target();
-	return kernel_tgid != 0 && (__u32)(pid_tgid >> 32) == kernel_tgid;
-}
-
-static __always_inline void futex_wait_enter(void)
-{
-	struct pprofd_offcpu_task_state *st;
-
-	if (!current_is_target(bpf_get_current_pid_tgid()))
-		return;
-	st = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!st)
-		return;
-	st->futex_since_ns = bpf_ktime_get_ns();
-	st->futex_generation = generation[PPROFD_OFFCPU_MUTEX];
-	st->futex_flags = 0;
-}
-
-/* Any other futex call (a wake): the thread is not waiting, so a seed user space gave it at a
- * window's start (SeedWaits) was stale and must not turn this call into a wait. */
-static __always_inline void futex_other_enter(void)
-{
-	struct pprofd_offcpu_task_state *st;
-
-	if ((__u32)(bpf_get_current_pid_tgid() >> 32) != *(volatile __u32 *)&target_kernel_tgid)
-		return;
-	st = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0, 0);
-	if (st)
-		st->futex_since_ns = 0;
-}
-
-static __always_inline void futex_wait_exit(void)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct pprofd_offcpu_task_state *st;
-	__u64 now, since, delay;
-
-	if ((__u32)(pid_tgid >> 32) != *(volatile __u32 *)&target_kernel_tgid)
-		return;
-	st = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0, 0);
-	if (!st)
-		return;
-	since = st->futex_since_ns;
-	if (since == 0)
-		return;
-	st->futex_since_ns = 0;
-	if (st->futex_generation != generation[PPROFD_OFFCPU_MUTEX])
-		return;
-	now = bpf_ktime_get_ns();
-	delay = now > since ? now - since : 0;
-	if (!event_ended(PPROFD_OFFCPU_MUTEX, delay))
-		return;
-	/* No kernel stack: at the exit it shows the exit path, not the wait. */
-	emit_current(PPROFD_OFFCPU_MUTEX, current_ns_tid(pid_tgid), delay, now, NULL);
-}
-
-SEC("tracepoint/syscalls/sys_enter_futex")
-int offcpu_futex_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 cmd = ctx->args[1] & ~(__u64)(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
-
-	switch (cmd) {
-	case FUTEX_WAIT:
-	case FUTEX_WAIT_BITSET:
-	case FUTEX_LOCK_PI:
-	case FUTEX_LOCK_PI2:
-	case FUTEX_WAIT_REQUEUE_PI:
-		futex_wait_enter();
-		break;
-	default:
-		futex_other_enter();
-		break;
-	}
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_futex")
-int offcpu_futex_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	futex_wait_exit();
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_futex_waitv")
-int offcpu_futex_waitv_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	futex_wait_enter();
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_futex_waitv")
-int offcpu_futex_waitv_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	futex_wait_exit();
-	return 0;
-}
-
-/* ---- waits under way on kernels without thread pidfds ----
- * User space looks a thread's task state up by a pidfd of that thread, which needs PIDFD_THREAD
- * (Linux 6.9). Before it, this task iterator does it: a reading pass writes one
- * pprofd_offcpu_wait_record per thread of the target that has a state; a seeding pass
- * (iter_seed_kind < PPROFD_OFFCPU_KIND_COUNT, set by user space with iter_seed_since_ns and the
- * seed_tids set) marks the listed threads as waiting since then, as SeedWaits does with pidfds,
- * so a thread already asleep when a window opens (a deadlock) is in the window. */
-__u32 iter_seed_kind = PPROFD_OFFCPU_KIND_COUNT;
-__u64 iter_seed_since_ns = 0;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32); /* tid in the agent's namespace */
-	__type(value, __u8);
-} seed_tids SEC(".maps");
-
-static __always_inline bool is_target_task(struct task_struct *task)
-{
-	__u32 kernel_tgid = *(volatile __u32 *)&target_kernel_tgid;
-
-	if (kernel_tgid != 0)
-		return BPF_CORE_READ(task, tgid) == kernel_tgid;
-	return pprofd_task_tgid_in_ns(task, pidns_ino) == target_tgid;
-}
-
-SEC("iter/task")
-int task_states_iter(struct bpf_iter__task *ctx)
-{
-	struct task_struct *task = ctx->task;
-	struct pprofd_offcpu_wait_record r = {};
-	struct pprofd_offcpu_task_state *st;
-	__u32 kind = iter_seed_kind;
-
-	if (!task || !is_target_task(task))
-		return 0;
-	r.tid = agent_in_init_pidns ? BPF_CORE_READ(task, pid) : pprofd_task_tid_in_ns(task, pidns_ino);
-	if (kind < PPROFD_OFFCPU_KIND_COUNT) {
-		if (!bpf_map_lookup_elem(&seed_tids, &r.tid))
-			return 0;
-		st = bpf_task_storage_get(&task_states, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (!st)
-			return 0;
-		if (kind == PPROFD_OFFCPU_BLOCK) {
-			/* A switch-out seen since attaching is the better start. */
-			if (st->block_since_ns && st->block_generation == generation[PPROFD_OFFCPU_BLOCK])
-				return 0;
-			st->block_since_ns = iter_seed_since_ns;
-			st->block_generation = generation[PPROFD_OFFCPU_BLOCK];
-			st->block_flags = PPROFD_OFFCPU_SEEDED;
-		} else {
-			if (st->futex_since_ns && st->futex_generation == generation[PPROFD_OFFCPU_MUTEX])
-				return 0;
-			st->futex_since_ns = iter_seed_since_ns;
-			st->futex_generation = generation[PPROFD_OFFCPU_MUTEX];
-			st->futex_flags = PPROFD_OFFCPU_SEEDED;
-		}
-		return 0;
-	}
-	st = bpf_task_storage_get(&task_states, task, 0, 0);
-	if (!st)
-		return 0;
-	r.state = *st;
-	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
-	return 0;
-}
+#include "offcpu_mutex.bpf.h"
+#include "offcpu_task_iter.bpf.h"

@@ -6,7 +6,9 @@
 #   /lib/systemd/system/pprofd@.service          pprofd@UNIT: the main process of UNIT.service
 #   /etc/default/pprofd                          conffile: PPROFD_TARGET, PPROFD_OPTS
 #   /usr/lib/sysctl.d/60-pprofd.conf             kernel.perf_event_paranoid=2 (Debian's is 3)
-#   /usr/share/doc/pprofd/README.md, docs/*.md
+#   /usr/share/doc/pprofd/README.md, docs/*.md, copyright, changelog.gz
+#   /usr/share/man/man1/pprofd.1.gz              from pprofd --help
+#   /usr/share/lintian/overrides/pprofd           tags that are intended, each with its reason
 #
 # Units go to /lib/systemd/system, where Debian 12's packages put them (not /usr/lib: dpkg does
 # not know the two are one directory on a merged-/usr system).
@@ -18,21 +20,57 @@ install(FILES ${PROJECT_SOURCE_DIR}/systemd/pprofd.default DESTINATION /etc/defa
 install(FILES ${PROJECT_SOURCE_DIR}/systemd/pprofd-sysctl.conf DESTINATION /usr/lib/sysctl.d
         RENAME 60-pprofd.conf)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/doc/pprofd)
+# What Debian policy asks of every package (lintian checks them): the copyright file, the
+# changelog gzipped at maximum compression without a timestamp (-9n), and the lintian
+# overrides, each with its reason.
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/debian/copyright DESTINATION share/doc/pprofd)
+set(PPROFD_CHANGELOG_GZ ${CMAKE_CURRENT_BINARY_DIR}/packaging/changelog.gz)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+             ${PROJECT_SOURCE_DIR}/packaging/debian/changelog)
+file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/packaging)
+execute_process(COMMAND gzip -9nc ${PROJECT_SOURCE_DIR}/packaging/debian/changelog
+                OUTPUT_FILE ${PPROFD_CHANGELOG_GZ} COMMAND_ERROR_IS_FATAL ANY)
+install(FILES ${PPROFD_CHANGELOG_GZ} DESTINATION share/doc/pprofd)
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/debian/lintian-overrides
+        DESTINATION share/lintian/overrides RENAME pprofd)
+# pprofd(1), made from `pprofd --help` (packaging/make_manpage.sh) and gzipped as the changelog.
+set(PPROFD_MANPAGE_GZ ${CMAKE_CURRENT_BINARY_DIR}/packaging/pprofd.1.gz)
+add_custom_command(
+  OUTPUT ${PPROFD_MANPAGE_GZ}
+  COMMAND ${PROJECT_SOURCE_DIR}/packaging/make_manpage.sh $<TARGET_FILE:pprofd> ${PROJECT_VERSION}
+          ${PPROFD_MANPAGE_GZ}
+  DEPENDS pprofd ${PROJECT_SOURCE_DIR}/packaging/make_manpage.sh
+  COMMENT "Writing pprofd(1) from pprofd --help"
+  VERBATIM)
+add_custom_target(pprofd_manpage ALL DEPENDS ${PPROFD_MANPAGE_GZ})
+install(FILES ${PPROFD_MANPAGE_GZ} DESTINATION share/man/man1)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION share/doc/pprofd/docs
         FILES_MATCHING PATTERN "*.md")
+
+# The compiler's version strings (.comment) serve no one at run time; dh_strip removes them too.
+# Runs in the staging directory, after the agent's install() of the binary.
+install(CODE "execute_process(COMMAND objcopy --remove-section=.comment
+                              \$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/bin/pprofd
+                              COMMAND_ERROR_IS_FATAL ANY)")
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME pprofd)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_CONTACT "pprofd maintainers <pprofd@localhost>")
+# The Maintainer field: who answers for the package (the identity of the project's commits).
+set(PPROFD_DEB_MAINTAINER "pprofd maintainers <maintainers@users.noreply.b-seed-c5a7fcc8.example>"
+    CACHE STRING "The Debian package's Maintainer field")
+set(CPACK_PACKAGE_CONTACT "${PPROFD_DEB_MAINTAINER}")
+set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${PPROFD_DEB_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "Go-style /debug/pprof/ profiles of any running native process")
+# Lines of at most 79 columns (Debian policy 5.6.13; lintian: extended-description-line-too-long).
 set(CPACK_PACKAGE_DESCRIPTION
-    "pprofd samples a running C, C++, Rust or other native process with eBPF (CPU, heap, threads,
-off-CPU) and serves Go's /debug/pprof/ HTTP endpoints, so `go tool pprof` works on it without
-a restart, recompiling, frame pointers or debug info. Ships systemd units that run it as an
-unprivileged dynamic user with only CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH and
-CAP_SYSLOG.")
+    "pprofd samples a running C, C++, Rust or other native process with eBPF
+(CPU, heap, threads, off-CPU) and serves Go's /debug/pprof/ HTTP endpoints,
+so `go tool pprof` works on it without a restart, recompiling, frame
+pointers or debug info. Ships systemd units that run it as an unprivileged
+dynamic user with only CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE,
+CAP_DAC_READ_SEARCH and CAP_SYSLOG.")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # pprofd_<version>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)

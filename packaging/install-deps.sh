@@ -24,6 +24,7 @@ test_packages=(
   golang-github-google-pprof-dev  # upstream pprof's source, for its -weblist on native binaries
   libclang-rt-14-dev        # libFuzzer and the sanitizers' runtimes for the fuzz tests (tests/fuzz)
   debootstrap qemu-system-x86 seabios e2fsprogs  # Debian-kernel guests with systemd (tests/vm)
+  lintian                   # the .deb checked against Debian policy (tests/packaging)
 )
 # A Rust fixture needs rustc; Debian's (1.63) when the machine has no rustup toolchain.
 if ! command -v rustc >/dev/null 2>&1 && [ ! -x "${HOME:-/root}/.cargo/bin/rustc" ]; then

@@ -72,6 +72,19 @@ Profiling:
   --offcpu-rate NS     /block and /mutex record every wait at least NS nanoseconds long and a
                        shorter one with probability wait/NS, as Go's block profile rate
                        (default 1000000; 1 records every wait)
+  --block              track off-CPU waits from start-up: /block (and /delta_block) without
+                       ?seconds answer at once with everything since, as Go's with a rate set
+                       (costs the target about 0.75 us per sleep of its threads, see
+                       docs/benchmarks.md); without it they answer with an empty profile
+  --mutex              the same for futex waits: /mutex and /delta_mutex (costs every system
+                       call of the host the kernel's tracing path, about 5%)
+  --offcpu-max-stacks N
+                       distinct stacks --block and --mutex each keep (default 4096); waits on
+                       newer stacks are added to one overflow stack and counted in /metrics
+  --allow-freeze-prone-kernel
+                       run on a kernel of the series with the bpf_probe_read_user freeze
+                       bug (5.19, 6.0, 6.2, 6.1 before 6.1.36, 6.3 before 6.3.10), which
+                       pprofd otherwise refuses: only for a kernel known to carry the fix
   --log-level LEVEL    debug, info, warning or error (default info)
   --version            print the version
   --help               print this help
@@ -101,8 +114,20 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
       config.heap = true;
       continue;
     }
+    if (flag == "--block" && !has_value) {
+      config.block = true;
+      continue;
+    }
+    if (flag == "--mutex" && !has_value) {
+      config.mutex = true;
+      continue;
+    }
     if (flag == "--no-cmdline" && !has_value) {
       config.cmdline = false;
+      continue;
+    }
+    if (flag == "--allow-freeze-prone-kernel" && !has_value) {
+      config.allow_freeze_prone_kernel = true;
       continue;
     }
     static const char* kWithValue[] = {"--pid",
@@ -126,7 +151,8 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
                                        "--btf",
                                        "--heap-rate",
                                        "--heap-max-live",
-                                       "--offcpu-rate"};
+                                       "--offcpu-rate",
+                                       "--offcpu-max-stacks"};
     // Flags whose value is a name or path: empty is never meant.
     static const char* kNonEmpty[] = {"--systemd-unit",   "--pidfile", "--exe",
                                       "--tls-cert",       "--tls-key", "--tls-client-ca",
@@ -211,6 +237,9 @@ StatusOr<Config> ParseCommandLine(const std::vector<std::string>& args) {
     } else if (flag == "--offcpu-rate") {
       status = ParseInt(flag, value, 1, int64_t{10} * 1000000000, &number);
       config.offcpu_rate_ns = static_cast<uint64_t>(number);
+    } else if (flag == "--offcpu-max-stacks") {
+      status = ParseInt(flag, value, 16, 1 << 20, &number);
+      config.offcpu_max_stacks = static_cast<uint32_t>(number);
     } else if (flag == "--log-level") {
       if (value != "debug" && value != "info" && value != "warning" && value != "error") {
         return Status::Error(

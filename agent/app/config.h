@@ -44,9 +44,18 @@ struct Config {
   // Off-CPU profiles (/block, /mutex): waits at least this long are all recorded, shorter ones
   // with probability wait/rate, so a thread switching a million times a second costs little.
   uint64_t offcpu_rate_ns = 1000000;
+  // Track /block and /mutex from start-up, as Go's profiles once their rate is set: /block and
+  // /mutex without ?seconds then answer at once with everything since, as Go's do.
+  bool block = false;
+  bool mutex = false;
+  // Distinct stacks each tracked off-CPU kind keeps; newer stacks go to one overflow stack.
+  uint32_t offcpu_max_stacks = 4096;
   // BTF of the running kernel, for CO-RE; kernels without CONFIG_DEBUG_INFO_BTF need a file from
   // elsewhere (e.g. BTFHub).
   std::string btf_path = "/sys/kernel/btf/vmlinux";
+  // Run on a kernel with the bpf_probe_read_user freeze bug (HasProbeReadFreezeBug), for one
+  // whose vendor backported the fix without changing the version.
+  bool allow_freeze_prone_kernel = false;
   bool help = false;
   bool version = false;
 };

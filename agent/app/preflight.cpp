@@ -46,7 +46,7 @@ constexpr RequiredCapability kRequired[] = {
     {CAP_SYS_PTRACE, -1, "CAP_SYS_PTRACE",
      "to read the maps and binaries of another user's process"},
     {CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, "CAP_DAC_READ_SEARCH",
-     "to read the target's binaries in private directories, its vdso and tracefs"},
+     "to read the target's binaries in private directories and its vdso"},
 };
 
 // A sysctl's integer value, or `fallback` when it cannot be read.

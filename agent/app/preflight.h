@@ -20,11 +20,11 @@ Status CheckBtfHeader(std::string_view path, std::string_view first_bytes);
 // Capabilities, decided by running pprofd as an unprivileged user against a root-owned target
 // with each one dropped in turn (the README's Security section lists what fails without each):
 //   required  CAP_BPF             load the BPF programs, create their maps
-//             CAP_PERFMON         per-CPU perf events, tracing programs (tp_btf, uprobes,
-//             tracepoints) CAP_SYS_PTRACE      /proc/PID/{maps,exe,root,mem} of another user's
+//             CAP_PERFMON         per-CPU perf events, tracing programs (tp_btf, uprobes)
+//             CAP_SYS_PTRACE      /proc/PID/{maps,exe,root,mem} of another user's
 //             process CAP_DAC_READ_SEARCH the target's binaries under private directories (through
-//                                 /proc/PID/root), /proc/PID/mem (mode 0600) for the vdso, and
-//                                 tracefs (mode 0700) for the syscall tracepoints of /mutex
+//                                 /proc/PID/root) and /proc/PID/mem (mode 0600) for the vdso
+//                                 (/mutex attaches by BTF id and needs no tracefs)
 //   optional  CAP_SYSLOG          kernel symbol addresses in /proc/kallsyms when
 //                                 kernel.kptr_restrict or kernel.perf_event_paranoid hide them
 // CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON (the kernel's bpf_capable() and

@@ -75,12 +75,16 @@ ThreadSetup PrepareThreads(const Config& config, pid_t pid, const std::string& b
 OffCpuSetup PrepareOffCpu(const Config& config, pid_t pid, const std::string& btf_custom_path) {
   OffCpuSetup setup;
   setup.rate_ns = config.offcpu_rate_ns;
+  setup.track_block = config.block;
+  setup.track_mutex = config.mutex;
+  setup.max_stacks = config.offcpu_max_stacks;
   sampling::OffCpuSamplerOptions options;
   options.target_pid = pid;
   options.stack_bytes = config.stack_bytes;
   options.btf_custom_path = btf_custom_path;
   auto sampler = sampling::OffCpuSampler::Create(options);
   if (!sampler.ok()) {
+    // With --block or --mutex this is fatal (CreateProfiler fails at StartTracking with it).
     setup.unavailable_reason = "off-CPU profiles are unavailable: " + sampler.status().message();
     LogWarning(setup.unavailable_reason);
     return setup;
@@ -145,8 +149,10 @@ StatusOr<std::unique_ptr<host::ProfilerHost>> CreateProfiler(const Config& confi
   auto snapshots = std::make_shared<kinds::threads::ThreadSnapshots>(
       PrepareThreads(config, pid, sampler_options.btf_custom_path), context.get());
   profile_kinds.push_back(std::make_unique<kinds::threads::ThreadsKind>(snapshots, context.get()));
-  profile_kinds.push_back(std::make_unique<kinds::offcpu::OffCpuKind>(
-      PrepareOffCpu(config, pid, sampler_options.btf_custom_path), context.get(), snapshots));
+  auto offcpu_kind = std::make_unique<kinds::offcpu::OffCpuKind>(
+      PrepareOffCpu(config, pid, sampler_options.btf_custom_path), context.get(), snapshots);
+  if (Status status = offcpu_kind->StartTracking(); !status.ok()) return status;
+  profile_kinds.push_back(std::move(offcpu_kind));
   return std::make_unique<host::ProfilerHost>(host_options, std::move(context),
                                               std::move(profile_kinds));
 }

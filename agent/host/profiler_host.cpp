@@ -121,8 +121,10 @@ void ProfilerHost::Profile(const http::ProfileRequest& request, http::ProfileCal
     if (RefuseWhenGone(done)) return;
     ProfileKind* kind = KindFor(request.type);
     if (kind == nullptr) {
-      return done(Status::Error(StrCat(request.type, " profiles are not built into this pprofd")),
-                  http::BackendErrorKind::kNotImplemented);
+      return done(
+          Status::Error(StrCat("/debug/pprof/", request.type,
+                               " is not built into this pprofd: no profile kind serves it")),
+          http::BackendErrorKind::kNotImplemented);
     }
     if (Status available = kind->Available(); !available.ok()) {
       return done(available, http::BackendErrorKind::kNotImplemented);

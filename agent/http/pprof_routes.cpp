@@ -35,6 +35,9 @@ struct ProfileParams {
   Seconds seconds;
   int max_debug;  // 0: no text form
   bool hz;        // reads ?hz (the CPU sampling rate)
+  // Whether a window (?seconds=N) has a text form too (heap deltas have none, off-CPU windows
+  // do).
+  bool window_text = true;
 };
 
 struct Endpoint {
@@ -54,25 +57,42 @@ const Endpoint kEndpoints[] = {
      "Estimate of the target's live heap, by allocation site, from sampled malloc calls "
      "(pprofd --heap tracks from start-up; ?seconds=N gives the allocations of the next N "
      "seconds). Use -sample_index=alloc_space for everything allocated.",
-     ProfileParams{Seconds::kOptional, 2, false}},
+     ProfileParams{Seconds::kOptional, 2, false, false}},
     {"allocs", "allocs?debug=1",
      "The same data as heap, showing all allocations (alloc_space) by default.",
-     ProfileParams{Seconds::kOptional, 2, false}},
+     ProfileParams{Seconds::kOptional, 2, false, false}},
     {"threads", "threads?debug=2",
      "Stack traces of all the target's threads, taken without stopping it: where each one runs "
      "or waits (kernel frames on top). ?debug=1 groups identical stacks; ?debug=2 is a "
      "per-thread dump to read in a terminal.",
      ProfileParams{Seconds::kIgnored, 2, false}},
-    {"goroutine", "goroutine?debug=1", "The same as threads, for Go habits.",
+    {"goroutine", "goroutine?debug=1",
+     "The same as threads, for Go habits, with Go's sample type goroutine/count.",
      ProfileParams{Seconds::kIgnored, 2, false}},
-    {"block", "block?seconds=30",
-     "Where the target's threads were blocked (off CPU: sleeps, I/O, locks) during the next "
-     "?seconds=N (default 30), with the time they waited.",
-     ProfileParams{Seconds::kWindow, 1, false}},
-    {"mutex", "mutex?seconds=30",
-     "Time the target's threads waited on futexes (contended mutexes, condition variables) "
-     "during the next ?seconds=N (default 30), by the waiting stack.",
-     ProfileParams{Seconds::kWindow, 1, false}},
+    {"block", "block?debug=1",
+     "Where the target's threads were blocked (off CPU: sleeps, I/O, locks), with the time they "
+     "waited: since start-up with pprofd --block (empty without it, as Go's with no rate set), "
+     "or during the next ?seconds=N.",
+     ProfileParams{Seconds::kOptional, 1, false}},
+    {"mutex", "mutex?debug=1",
+     "Time the target's threads waited on futexes (contended mutexes, condition variables), by "
+     "the waiting stack: since start-up with pprofd --mutex (empty without it), or during the "
+     "next ?seconds=N.",
+     ProfileParams{Seconds::kOptional, 1, false}},
+    // godeltaprof's paths (github.com/grafana/pyroscope-go/godeltaprof): what changed since the
+    // previous call of the same path; scrapers store them as they come, without a delta step.
+    {"delta_heap", "delta_heap",
+     "godeltaprof's heap profile: allocations since the previous call of this path (in-use as "
+     "of now); needs pprofd --heap.",
+     ProfileParams{Seconds::kIgnored, 0, false}},
+    {"delta_block", "delta_block",
+     "godeltaprof's block profile: waits since the previous call of this path; needs pprofd "
+     "--block.",
+     ProfileParams{Seconds::kIgnored, 0, false}},
+    {"delta_mutex", "delta_mutex",
+     "godeltaprof's mutex profile: futex waits since the previous call of this path; needs "
+     "pprofd --mutex.",
+     ProfileParams{Seconds::kIgnored, 0, false}},
     {"cmdline", "cmdline", "The target's command line, arguments separated by NUL bytes.",
      std::nullopt},
     {"symbol", "symbol",
@@ -215,7 +235,7 @@ void Profile(PprofBackend& backend, const Endpoint& endpoint, const QueryParams&
     if (!debug.ok()) return respond(PprofError(status::bad_request, debug.status().message()));
     profile_request.debug = *debug;
   }
-  if (params.seconds == Seconds::kOptional && profile_request.seconds > 0 &&
+  if (params.seconds == Seconds::kOptional && !params.window_text && profile_request.seconds > 0 &&
       profile_request.debug > 0) {
     return respond(PprofError(status::bad_request,
                               "a delta profile (seconds) has no text form: drop debug, or drop "

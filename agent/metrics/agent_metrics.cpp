@@ -42,6 +42,12 @@ void DeclareProfilerMetrics(Registry& registry) {
                    "Off-CPU events dropped because the ring buffer was full, by profile kind.");
   registry.Increment(kOffCpuEventsLost, {{"kind", "block"}}, 0);
   registry.Increment(kOffCpuEventsLost, {{"kind", "mutex"}}, 0);
+  registry.Declare(
+      kCumulativeStoreStacks, Type::kGauge,
+      "Distinct stacks held by the store of a kind tracked from start-up (--block, "
+      "--mutex, --heap), by kind; block and mutex are bounded by --offcpu-max-stacks.");
+  registry.Declare(kCumulativeStoreOverflow, Type::kCounter,
+                   "Events added to the overflow stack of a full cumulative store, by kind.");
   registry.Declare(kSymbolizationCacheHits, Type::kCounter,
                    "Frames symbolized from the cache (function, file and line already known).");
   registry.Increment(kSymbolizationCacheHits, {}, 0);

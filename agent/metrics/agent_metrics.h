@@ -9,6 +9,8 @@
 //   pprofd_unwind_failures_total{reason}          counter
 //   pprofd_heap_records_lost_total{record}        counter
 //   pprofd_offcpu_events_lost_total{kind}         counter
+//   pprofd_cumulative_store_stacks{kind}          gauge (tracked kinds: block, mutex, heap)
+//   pprofd_cumulative_store_overflow_total{kind}  counter
 //   pprofd_symbolization_cache_hits_total         counter
 //   pprofd_symbolization_cache_misses_total       counter
 //   pprofd_symbolization_cache_entries            gauge
@@ -32,6 +34,10 @@ inline constexpr char kCpuSamplesLost[] = "pprofd_cpu_samples_lost_total";
 inline constexpr char kUnwindFailures[] = "pprofd_unwind_failures_total";
 inline constexpr char kHeapRecordsLost[] = "pprofd_heap_records_lost_total";
 inline constexpr char kOffCpuEventsLost[] = "pprofd_offcpu_events_lost_total";
+// The stores of kinds tracked from start-up (--block, --mutex, --heap): distinct stacks held, and
+// events added to their overflow stack because the store was full.
+inline constexpr char kCumulativeStoreStacks[] = "pprofd_cumulative_store_stacks";
+inline constexpr char kCumulativeStoreOverflow[] = "pprofd_cumulative_store_overflow_total";
 inline constexpr char kSymbolizationCacheHits[] = "pprofd_symbolization_cache_hits_total";
 inline constexpr char kSymbolizationCacheMisses[] = "pprofd_symbolization_cache_misses_total";
 inline constexpr char kSymbolizationCacheEntries[] = "pprofd_symbolization_cache_entries";

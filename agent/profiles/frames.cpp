@@ -23,6 +23,8 @@ std::string MarkerName(Marker marker) {
       return "[no user stack]";
     case Marker::kUnwindGoStackSwitch:
       return "[unwind: Go stack switch]";
+    case Marker::kStoreOverflow:
+      return "[pprofd: store full, stacks over its limit merged here]";
   }
   return "[unknown marker]";
 }

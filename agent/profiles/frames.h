@@ -32,6 +32,9 @@ enum class Marker : uint64_t {
   kUnwindMaxDepth,
   kNoUserStack,
   kUnwindGoStackSwitch,  // Go ran this on the system stack; the goroutine's frames were not copied
+  // Not a stack: what a bounded store could not keep apart, because it held its maximum of
+  // distinct stacks already (the profile's comments say how many events went there).
+  kStoreOverflow,
 };
 std::string MarkerName(Marker marker);  // e.g. "[unwind: truncated]"
 

@@ -47,6 +47,14 @@ TEST_CASE("Help and version", "[config]") {
   CHECK(UsageText().find("--btf PATH") != std::string::npos);
 }
 
+TEST_CASE("--allow-freeze-prone-kernel: off by default, a switch without a value", "[config]") {
+  CHECK_FALSE(Parse({})->allow_freeze_prone_kernel);
+  CHECK(Parse({"--allow-freeze-prone-kernel"})->allow_freeze_prone_kernel);
+  CHECK(ErrorOf({"--allow-freeze-prone-kernel=yes"}) ==
+        "unknown option '--allow-freeze-prone-kernel=yes': see pprofd --help");
+  CHECK(UsageText().find("--allow-freeze-prone-kernel") != std::string::npos);
+}
+
 TEST_CASE("Bad numbers name the flag and the valid range", "[config]") {
   CHECK(ErrorOf({"--pid", "abc"}) == "bad --pid 'abc': want an integer from 1 to 4194304");
   CHECK(ErrorOf({"--pid", "0"}) == "bad --pid '0': want an integer from 1 to 4194304");
@@ -135,6 +143,25 @@ TEST_CASE("Off-CPU rate flag", "[config]") {
   CHECK(config->offcpu_rate_ns == 1);
   CHECK(ParseCommandLine({"--offcpu-rate", "0"}).status().message() ==
         "bad --offcpu-rate '0': want an integer from 1 to 10000000000");
+}
+
+TEST_CASE("Off-CPU tracking from start-up: --block, --mutex, --offcpu-max-stacks", "[config]") {
+  StatusOr<Config> defaults = ParseCommandLine({});
+  REQUIRE(defaults.ok());
+  CHECK_FALSE(defaults->block);
+  CHECK_FALSE(defaults->mutex);
+  CHECK(defaults->offcpu_max_stacks == 4096);
+  StatusOr<Config> config = ParseCommandLine({"--block", "--mutex", "--offcpu-max-stacks=100"});
+  REQUIRE(config.ok());
+  CHECK(config->block);
+  CHECK(config->mutex);
+  CHECK(config->offcpu_max_stacks == 100);
+  CHECK(ParseCommandLine({"--offcpu-max-stacks", "8"}).status().message() ==
+        "bad --offcpu-max-stacks '8': want an integer from 16 to 1048576");
+  CHECK(ParseCommandLine({"--block=1"}).status().message() ==
+        "unknown option '--block=1': see pprofd --help");
+  CHECK_THAT(UsageText(), Catch::Contains("--block") && Catch::Contains("--mutex") &&
+                              Catch::Contains("--offcpu-max-stacks"));
 }
 
 }  // namespace

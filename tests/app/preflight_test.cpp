@@ -45,7 +45,7 @@ TEST_CASE("Capabilities: the documented set passes, each required one is named w
        "another user's process): "},
       {CAP_DAC_READ_SEARCH,
        "missing capability CAP_DAC_READ_SEARCH (to read the target's "
-       "binaries in private directories, its vdso and tracefs): "},
+       "binaries in private directories and its vdso): "},
   };
   for (const auto& c : kCases) {
     Status status = CheckCapabilitySet(kDocumentedSet & ~Bit(c.cap));
@@ -76,8 +76,8 @@ TEST_CASE("Capabilities: every missing one in one line", "[preflight]") {
         "missing capabilities CAP_BPF (to load the BPF sampling programs and their maps), "
         "CAP_PERFMON (to open perf events on every CPU and attach tracing programs), "
         "CAP_SYS_PTRACE (to read the maps and binaries of another user's process), "
-        "CAP_DAC_READ_SEARCH (to read the target's binaries in private directories, its vdso "
-        "and tracefs): run pprofd as root or add them to AmbientCapabilities= and "
+        "CAP_DAC_READ_SEARCH (to read the target's binaries in private directories and its "
+        "vdso): run pprofd as root or add them to AmbientCapabilities= and "
         "CapabilityBoundingSet= in its systemd unit (outside systemd: setpriv --ambient-caps)");
 }
 

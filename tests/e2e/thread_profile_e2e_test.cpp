@@ -250,6 +250,8 @@ TEST_CASE("/goroutine answers the thread snapshot, debug=1 groups, debug=2 dumps
   RawProfile goroutine;
   REQUIRE(FetchRaw(agent.Url("/debug/pprof/goroutine"), &goroutine));
   CHECK(goroutine.samples.size() == kThreads.size() + 4);
+  // Go's types, so backends that key profiles by type file it as a goroutine profile.
+  CHECK(goroutine.period_type == "goroutine count");
 
   // The four idle threads share one stack: one group of 4.
   CommandResult grouped = Curl({agent.Url("/debug/pprof/threads?debug=1")});

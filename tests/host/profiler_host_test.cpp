@@ -124,7 +124,8 @@ TEST_CASE_METHOD(HostFixture, "Requests go to the kind serving their type", "[ho
   Answer cpu = Ask("profile", 1).get();
   REQUIRE_FALSE(cpu.profile.ok());
   CHECK(cpu.kind == http::BackendErrorKind::kNotImplemented);
-  CHECK(cpu.profile.status().message() == "profile profiles are not built into this pprofd");
+  CHECK(cpu.profile.status().message() ==
+        "/debug/pprof/profile is not built into this pprofd: no profile kind serves it");
 }
 
 TEST_CASE_METHOD(HostFixture, "The host drains while a kind is attached, then reports once more",

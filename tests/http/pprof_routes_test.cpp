@@ -60,8 +60,11 @@ TEST_CASE_METHOD(RoutesFixture, "Index lists the profiles with links", "[routes]
   CHECK_THAT(html, Catch::Contains("<a href=\"symbol\">symbol</a>"));
   CHECK_THAT(html, Catch::Contains("<a href=\"threads?debug=2\">threads</a>"));
   CHECK_THAT(html, Catch::Contains("<a href=\"goroutine?debug=1\">goroutine</a>"));
-  CHECK_THAT(html, Catch::Contains("<a href=\"block?seconds=30\">block</a>"));
-  CHECK_THAT(html, Catch::Contains("<a href=\"mutex?seconds=30\">mutex</a>"));
+  CHECK_THAT(html, Catch::Contains("<a href=\"block?debug=1\">block</a>"));
+  for (const char* delta : {"delta_heap", "delta_block", "delta_mutex"}) {
+    CHECK_THAT(html, Catch::Contains(std::string("<a href=\"") + delta + "\">" + delta + "</a>"));
+  }
+  CHECK_THAT(html, Catch::Contains("<a href=\"mutex?debug=1\">mutex</a>"));
   CHECK_THAT(html, Catch::Contains("CPU profile"));
   CHECK_THAT(html, Catch::Contains("go tool pprof http://test/debug/pprof/profile?seconds=30"));
 
@@ -178,7 +181,8 @@ TEST_CASE_METHOD(RoutesFixture, "Unknown paths and methods", "[routes]") {
   REQUIRE(server.ok());
   CheckPprofError(Get("/debug/pprof/heapz"), 404,
                   "unknown profile \"heapz\": pprofd serves profile, heap, allocs, threads, "
-                  "goroutine, block, mutex, cmdline, symbol (see /debug/pprof/)");
+                  "goroutine, block, mutex, delta_heap, delta_block, delta_mutex, cmdline, symbol "
+                  "(see /debug/pprof/)");
   ClientResponse other = Get("/metrics-nope");
   CHECK(other.result_int() == 404);
   CHECK(HeaderOf(other, "X-Go-Pprof").empty());
@@ -322,13 +326,18 @@ TEST_CASE_METHOD(RoutesFixture, "Threads and goroutine serve the snapshot in thr
   CHECK(backend.thread_requests().size() == 4);
 }
 
-TEST_CASE_METHOD(RoutesFixture, "Block and mutex are windows with /profile's seconds rules",
+TEST_CASE_METHOD(RoutesFixture,
+                 "Block and mutex answer at once without seconds (since tracking began), and "
+                 "are windows with seconds",
                  "[routes]") {
   REQUIRE(server.ok());
   ClientResponse block = Get("/debug/pprof/block");
   CHECK(block.result_int() == 200);
+  CHECK(HeaderOf(block, "Content-Type") == "application/octet-stream");
   CHECK(HeaderOf(block, "Content-Disposition") == "attachment; filename=\"block\"");
-  CHECK(block.body() == "block seconds=30 debug=0");
+  CHECK(block.body() == "block seconds=0 debug=0");
+  // A window keeps its text form, as before.
+  CHECK(Get("/debug/pprof/block?seconds=3&debug=1").body() == "block seconds=3 debug=1");
   ClientResponse mutex = Get("/debug/pprof/mutex?seconds=2&debug=1");
   CHECK(HeaderOf(mutex, "Content-Type") == "text/plain; charset=utf-8");
   CHECK(mutex.body() == "mutex seconds=2 debug=1");
@@ -339,7 +348,12 @@ TEST_CASE_METHOD(RoutesFixture, "Block and mutex are windows with /profile's sec
                   "bad seconds=301: want an integer from 1 to 300");
   CheckPprofError(Get("/debug/pprof/mutex?debug=2"), 400,
                   "bad debug=2: want an integer from 0 to 1");
-  CHECK(backend.offcpu_requests().size() == 2);
+  CHECK(backend.offcpu_requests().size() == 3);
+  // godeltaprof's paths: no seconds, no text form.
+  ClientResponse delta = Get("/debug/pprof/delta_mutex?seconds=5");
+  CHECK(delta.result_int() == 200);
+  CHECK(HeaderOf(delta, "Content-Type") == "application/octet-stream");
+  CHECK(delta.body() == "delta_mutex seconds=0 debug=0");
 
   backend.profile_error = "off-CPU profiles need bpf_get_task_stack (Linux 5.9 or later)";
   backend.profile_error_kind = BackendErrorKind::kNotImplemented;

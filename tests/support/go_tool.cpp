@@ -93,4 +93,9 @@ CommandResult GoTool::RunProgram(const std::string& source) const {
   return RunCommand(Env() + "'" + go_ + "' run '" + file.string() + "'");
 }
 
+CommandResult GoTool::Build(const fs::path& source_file, const fs::path& output) const {
+  return RunCommand(Env() + "'" + go_ + "' build -o '" + output.string() + "' '" +
+                    source_file.string() + "'");
+}
+
 }  // namespace pprofd::testing

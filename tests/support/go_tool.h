@@ -37,6 +37,9 @@ class GoTool {
   CommandResult Pprof(const std::string& flags, const std::filesystem::path& file) const;
   // `go run` of a one-file main package.
   CommandResult RunProgram(const std::string& source) const;
+  // `go build -o output` of a one-file main package read from `source_file`.
+  CommandResult Build(const std::filesystem::path& source_file,
+                      const std::filesystem::path& output) const;
 
  private:
   std::string Env() const;

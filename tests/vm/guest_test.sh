@@ -11,6 +11,8 @@ mkdir -p "$out"
 exec >"$out/guest.log" 2>&1
 set -x
 uname -r >"$out/uname.txt"
+# Debian's upstream version (the release hides it), as pprofd's freeze-bug check reads it.
+uname -v >"$out/uname_v.txt"
 sysctl -n kernel.perf_event_paranoid >"$out/perf_event_paranoid.txt"
 cat /proc/cmdline
 step() { echo "$(date +%s) $*" >>"$out/steps.txt"; echo "vmtest: $*" >/dev/console; }
@@ -48,7 +50,14 @@ sleep 1
 # Under TCG the demo runs ~10x slower: sample every 4 KiB and every wait, so 5 s windows hold
 # enough samples for their content to be checked.
 rates="--heap-rate 4096 --offcpu-rate 1"
-pprofd --pid "$demo" --log-level debug $rates >"$out/manual.log" 2>&1 &
+# Without tracefs, as in containers and minimal hosts: in a mount namespace of its own (unshare's
+# default propagation is private), empty tmpfs cover both places libbpf looks for tracepoint ids;
+# every endpoint below must work there (the off-CPU programs attach by BTF id).
+# shellcheck disable=SC2016
+unshare --mount sh -c 'mount -t tmpfs none /sys/kernel/tracing && mount -t tmpfs none /sys/kernel/debug &&
+  if [ -e /sys/kernel/tracing/events ] || [ -e /sys/kernel/debug/tracing/events ]; then echo "tracefs still visible" >&2; exit 1; fi &&
+  echo "tracefs hidden" >&2 && exec "$@"' sh \
+  pprofd --pid "$demo" --log-level debug $rates >"$out/manual.log" 2>&1 &
 agent=$!
 if wait_healthy "$agent"; then echo "manual_start 200" >>"$out/codes.txt"; else echo "manual_start 000" >>"$out/codes.txt"; fi
 fetch profile 'http://127.0.0.1:6060/debug/pprof/profile?seconds=5'

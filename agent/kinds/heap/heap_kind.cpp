@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <utility>
+
 #include "agent/kinds/heap/heap_profile_writer.h"
 #include "agent/metrics/agent_metrics.h"
 #include "agent/profiles/time_format.h"
@@ -81,22 +83,33 @@ void HeapKind::Profile(const http::ProfileRequest& request, http::ProfileCallbac
   if (stopped_) {
     return done(Status::Error(stopped_reason_), http::BackendErrorKind::kUnavailable);
   }
-  // A request pprofd was not started to answer is the client's mistake (400, naming --heap) on
-  // every kernel, before whether this kernel can probe the allocator at all (501).
-  if (request.seconds == 0 && !setup_.track_from_start) {
-    return done(
-        Status::Error("heap tracking is off: start pprofd with --heap to track allocations from "
-                      "start-up (uprobes on malloc and free cost the target on every call; see "
-                      "docs/benchmarks.md), or ask for the allocations of the next N seconds "
-                      "with ?seconds=N"),
-        http::BackendErrorKind::kBadRequest);
+  // Without --heap, the profile since start-up is empty on every kernel, as Go's with a zero
+  // MemProfileRate: scrapers asking every 15 s get a profile of the right types, not an error.
+  const bool delta_path = request.type == "delta_heap";
+  if ((request.seconds == 0 || delta_path) && !setup_.track_from_start) {
+    return done(WriteUntracked(request));
   }
   if (!setup_.sampler) {
     return done(Status::Error(setup_.unavailable_reason), http::BackendErrorKind::kNotImplemented);
   }
+  if (delta_path) {
+    Drain();
+    std::vector<std::string> comments = Comments(setup_.sampler->Stats(), /*window_seconds=*/0);
+    const int64_t now = NowNs(CLOCK_REALTIME);
+    const int64_t since =
+        previous_delta_wall_ns_ != 0 ? previous_delta_wall_ns_ : tracking_since_wall_ns_;
+    comments.push_back(
+        StrCat("delta (godeltaprof): alloc_objects and alloc_space since ",
+               previous_delta_wall_ns_ != 0 ? "the previous call of this path" : "tracking began",
+               ", at ", profiles::Rfc3339(since), "; inuse_objects and inuse_space as of now"));
+    previous_delta_wall_ns_ = now;
+    done(Write(TakeDelta(), request, since, now - since, std::move(comments)));
+    return;
+  }
   if (request.seconds == 0) {
     Drain();
     std::vector<std::string> comments = Comments(setup_.sampler->Stats(), /*window_seconds=*/0);
+    // duration_nanos 0: cumulative, as Go's (scrapers difference it themselves).
     done(Write(store_.Snapshot(), request, NowNs(CLOCK_REALTIME), 0, std::move(comments)));
     return;
   }
@@ -125,6 +138,55 @@ StatusOr<std::string> HeapKind::Finish(Windows::Window& window, const host::Wind
   return Write(delta, window.request, window.begin_wall_ns, end.duration_ns, std::move(comments));
 }
 
+std::vector<profiles::HeapRecord> HeapKind::TakeDelta() {
+  std::vector<profiles::HeapRecord> now = store_.Snapshot();
+  // Both are sorted by (stack id, size) and a record never disappears while tracking runs.
+  std::vector<profiles::HeapRecord> delta;
+  size_t p = 0;
+  for (const profiles::HeapRecord& record : now) {
+    while (p < previous_delta_.size() &&
+           std::pair(previous_delta_[p].stack_id, previous_delta_[p].object_size) <
+               std::pair(record.stack_id, record.object_size)) {
+      ++p;
+    }
+    int64_t allocs = record.allocs;
+    if (p < previous_delta_.size() && previous_delta_[p].stack_id == record.stack_id &&
+        previous_delta_[p].object_size == record.object_size) {
+      allocs -= previous_delta_[p].allocs;
+    }
+    const int64_t inuse = record.inuse_objects();
+    if (allocs == 0 && inuse == 0) continue;
+    // In-use stays absolute (as godeltaprof's): frees are set so allocs - frees is in-use now.
+    profiles::HeapRecord out = record;
+    out.allocs = allocs;
+    out.frees = allocs - inuse;
+    out.untracked = 0;
+    delta.push_back(out);
+  }
+  previous_delta_ = std::move(now);
+  return delta;
+}
+
+StatusOr<std::string> HeapKind::WriteUntracked(const http::ProfileRequest& request) {
+  profiles::HeapProfileMeta meta;
+  meta.rate_bytes =
+      setup_.sampler ? static_cast<int64_t>(setup_.sampler->rate_bytes()) : meta.rate_bytes;
+  meta.default_sample_type = request.type == "allocs" ? "alloc_space" : "";
+  meta.time_wall_ns = NowNs(CLOCK_REALTIME);
+  meta.comments.push_back(StrCat(
+      "pprofd heap profile of ", context_->description(),
+      ": empty, because heap tracking is off (as Go's with MemProfileRate 0). Start pprofd with "
+      "--heap to track allocations from start-up; its uprobes on malloc and free cost the target "
+      "about 1.4 us per malloc+free pair, sampled or not (bench/heap_overhead.sh, "
+      "docs/benchmarks.md). ?seconds=N still gives the allocations of the next N seconds."));
+  if (request.debug > 0) {
+    return profiles::HeapProfileText({}, store_.stacks(), context_->symbolizer(), meta);
+  }
+  proto::ProfileBuilder builder = profiles::BuildHeapProfile(
+      {}, store_.stacks(), context_->symbolizer(), context_->MainModule(), meta);
+  return builder.SerializeGzipped();
+}
+
 void HeapKind::FinishAll(const std::string& reason) {
   stopped_ = true;
   stopped_reason_ = reason;
@@ -144,6 +206,10 @@ void HeapKind::ReportMetrics(metrics::Registry& registry, bool) {
   }
   if (const uint64_t lost = lost_free_.Next(stats[PPROFD_HEAP_STAT_LOST_FREE]); lost > 0) {
     registry.Increment(metrics::kHeapRecordsLost, {{"record", "free"}}, static_cast<double>(lost));
+  }
+  if (setup_.track_from_start) {
+    registry.Set(metrics::kCumulativeStoreStacks, {{"kind", "heap"}},
+                 static_cast<double>(store_.stacks().stack_count()));
   }
 }
 

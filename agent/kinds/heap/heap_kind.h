@@ -36,7 +36,7 @@ class HeapKind : public host::ProfileKind {
   Status StartTracking();
   const HeapSetup& setup() const { return setup_; }
 
-  std::vector<std::string> types() const override { return {"heap", "allocs"}; }
+  std::vector<std::string> types() const override { return {"heap", "allocs", "delta_heap"}; }
   Status Available() const override;
   void Profile(const http::ProfileRequest& request, http::ProfileCallback done) override;
   bool Attached() const override { return setup_.sampler && setup_.sampler->attached(); }
@@ -58,6 +58,10 @@ class HeapKind : public host::ProfileKind {
   void DetachIfIdle();
   // `stats`: the sampler's counters over what the profile covers; window_seconds 0: cumulative.
   std::vector<std::string> Comments(const Stats& stats, int window_seconds) const;
+  // godeltaprof's /delta_heap: alloc_* since the previous call, inuse_* as of now.
+  std::vector<profiles::HeapRecord> TakeDelta();
+  // Without --heap: Go's four types and no sample, saying how to turn tracking on.
+  StatusOr<std::string> WriteUntracked(const http::ProfileRequest& request);
   StatusOr<std::string> Write(const std::vector<profiles::HeapRecord>& records,
                               const http::ProfileRequest& request, int64_t time_wall_ns,
                               int64_t duration_ns, std::vector<std::string> comments);
@@ -67,6 +71,8 @@ class HeapKind : public host::ProfileKind {
   profiles::HeapStore store_;
   Windows windows_;
   int64_t tracking_since_wall_ns_ = 0;
+  std::vector<profiles::HeapRecord> previous_delta_;  // /delta_heap's previous call
+  int64_t previous_delta_wall_ns_ = 0;
   bool stopped_ = false;
   std::string stopped_reason_;
   metrics::DeltaTracker lost_alloc_;

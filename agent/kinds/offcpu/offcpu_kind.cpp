@@ -41,6 +41,15 @@ sampling::OffCpuStats Minus(const sampling::OffCpuStats& later,
   return out;
 }
 
+// What tracking from start-up costs the target, for the comment of an untracked kind's empty
+// profile: bench/offcpu_overhead.sh (docs/benchmarks.md, "Off-CPU profiling overhead").
+constexpr char kBlockCost[] =
+    "it costs the target about 0.75 us per sleep of its threads in BPF (1.2x on a ping-pong over "
+    "pipes that sleeps 240,000 times a second; bench/offcpu_overhead.sh).";
+constexpr char kMutexCost[] =
+    "it costs the target the kernel's system-call tracing path on every system call, about 5% on "
+    "a workload doing 950,000 system calls a second (bench/offcpu_overhead.sh).";
+
 }  // namespace
 
 OffCpuKind::OffCpuKind(OffCpuSetup setup, host::TargetContext* context,
@@ -59,10 +68,9 @@ OffCpuKind::~OffCpuKind() {
   setup_.sampler->Detach(WaitType::kMutex);
 }
 
-Status OffCpuKind::Available() const {
-  if (!setup_.sampler) return Status::Error(setup_.unavailable_reason);
-  return Status::Ok();
-}
+// Always: without ?seconds an untracked kind answers with an empty profile on every kernel, as
+// Go does with no rate set; whether this kernel can trace waits is answered in Profile().
+Status OffCpuKind::Available() const { return Status::Ok(); }
 
 bool OffCpuKind::Attached() const {
   return setup_.sampler &&
@@ -87,8 +95,31 @@ void OffCpuKind::SeedWaitingThreads(WaitType kind, int64_t now_mono_ns) {
   setup_.sampler->SeedWaits(kind, tids, static_cast<uint64_t>(now_mono_ns));
 }
 
+Status OffCpuKind::StartTracking() {
+  for (WaitType kind : {WaitType::kBlock, WaitType::kMutex}) {
+    const bool wanted = kind == WaitType::kMutex ? setup_.track_mutex : setup_.track_block;
+    if (!wanted) continue;
+    if (!setup_.sampler) return Status::Error(setup_.unavailable_reason);
+    if (Status status = setup_.sampler->Attach(kind, setup_.rate_ns); !status.ok()) return status;
+    Tracking& tracking = TrackingOf(kind).emplace(setup_.rate_ns, setup_.max_stacks);
+    tracking.since_mono_ns = NowNs(CLOCK_MONOTONIC);
+    tracking.since_wall_ns = NowNs(CLOCK_REALTIME);
+    tracking.stats_at_begin = setup_.sampler->Stats(kind);
+    SeedWaitingThreads(kind, tracking.since_mono_ns);
+  }
+  if (block_tracking_ || mutex_tracking_) context_->RequestDrain();
+  return Status::Ok();
+}
+
+bool OffCpuKind::Tracked(WaitType kind) const { return TrackingOf(kind).has_value(); }
+
 void OffCpuKind::Profile(const http::ProfileRequest& request, http::ProfileCallback done) {
-  const WaitType kind = SamplerKind(request.type);
+  const bool delta_path = request.type.starts_with("delta_");
+  const WaitType kind = SamplerKind(delta_path ? request.type.substr(6) : request.type);
+  if (delta_path || request.seconds == 0) return ProfileSinceStart(request, kind, std::move(done));
+  if (!setup_.sampler) {
+    return done(Status::Error(setup_.unavailable_reason), http::BackendErrorKind::kNotImplemented);
+  }
   sampling::OffCpuSampler& sampler = *setup_.sampler;
   if (!sampler.attached(kind)) {
     if (Status status = sampler.Attach(kind, setup_.rate_ns); !status.ok()) {
@@ -106,18 +137,93 @@ void OffCpuKind::Profile(const http::ProfileRequest& request, http::ProfileCallb
   context_->RequestDrain();
 }
 
+void OffCpuKind::ProfileSinceStart(const http::ProfileRequest& request, WaitType kind,
+                                   http::ProfileCallback done) {
+  const bool delta_path = request.type.starts_with("delta_");
+  const int64_t now_wall = NowNs(CLOCK_REALTIME);
+  profiles::OffCpuProfileMeta meta;
+  std::optional<Tracking>& tracking = TrackingOf(kind);
+  if (!tracking) {
+    meta.start_wall_ns = now_wall;
+    meta.comments.push_back(UntrackedComment(kind));
+    return done(Write(profiles::OffCpuStore(setup_.rate_ns), meta, request.debug));
+  }
+  Drain();
+  const sampling::OffCpuStats stats = Minus(setup_.sampler->Stats(kind), tracking->stats_at_begin);
+  meta.comments.push_back(MethodComment(kind));
+  meta.comments.push_back(RateComment());
+  meta.comments.push_back(
+      StrCat("cumulative since ", profiles::Rfc3339(tracking->since_wall_ns), " (pprofd ",
+             kind == WaitType::kMutex ? "--mutex" : "--block",
+             "), when pprofd began tracking this process: the counts only grow while it lives; a "
+             "restart of the target starts them again; a wait is counted when it ends, as in Go"));
+  meta.comments.push_back(
+      StrCat("events since then: ", stats.events, ", recorded: ", stats.sampled,
+             ", total wait measured in BPF: ", profiles::PreciseDuration(stats.total_delay_ns)));
+  if (stats.lost > 0) {
+    meta.comments.push_back(StrCat("recorded events lost (ring buffer full): ", stats.lost));
+  }
+  const CumulativeOffCpuStore& store = tracking->store;
+  if (store.overflow_events() > 0) {
+    meta.comments.push_back(
+        StrCat("store full (", store.max_stacks(), " distinct stacks, --offcpu-max-stacks): ",
+               store.overflow_events(), " recorded events of newer stacks were added to the stack ",
+               profiles::MarkerName(profiles::Marker::kStoreOverflow)));
+  }
+  if (!delta_path) {
+    meta.start_wall_ns = tracking->since_wall_ns;
+    meta.duration_ns = 0;  // cumulative, as Go's: scrapers take the difference themselves
+    return done(Write(store.since_start(), meta, request.debug));
+  }
+  const int64_t since = tracking->previous_delta_wall_ns != 0 ? tracking->previous_delta_wall_ns
+                                                              : tracking->since_wall_ns;
+  meta.comments.push_back(StrCat("delta (godeltaprof): what changed since ",
+                                 tracking->previous_delta_wall_ns != 0
+                                     ? "the previous call of this path, at "
+                                     : "tracking began, at ",
+                                 profiles::Rfc3339(since)));
+  meta.start_wall_ns = since;
+  meta.duration_ns = now_wall - since;
+  tracking->previous_delta_wall_ns = now_wall;
+  done(Write(tracking->store.TakeDelta(), meta, request.debug));
+}
+
+std::string OffCpuKind::UntrackedComment(WaitType kind) const {
+  const bool mutex = kind == WaitType::kMutex;
+  return StrCat("pprofd ", mutex ? "mutex" : "block", " profile of ", context_->description(),
+                ": empty, because ", mutex ? "mutex" : "block",
+                " tracking is off (as Go's profile with no rate set). Start pprofd with ",
+                mutex ? "--mutex" : "--block", " to count from start-up; ",
+                mutex ? kMutexCost : kBlockCost, " ?seconds=N still gives the next N seconds.");
+}
+
+StatusOr<std::string> OffCpuKind::Write(const profiles::OffCpuStore& store,
+                                        const profiles::OffCpuProfileMeta& meta, int debug) {
+  if (debug > 0) return profiles::OffCpuProfileText(store, context_->symbolizer(), meta);
+  proto::ProfileBuilder builder =
+      profiles::BuildOffCpuProfile(store, context_->symbolizer(), context_->MainModule(), meta);
+  return builder.SerializeGzipped();
+}
+
 void OffCpuKind::Drain() {
   if (!setup_.sampler) return;
   setup_.sampler->Drain([&](const sampling::RawOffCpuEvent& event) {
     const pprofd_offcpu_event& header = *event.header;
     const auto kind = static_cast<WaitType>(header.kind);
-    if (!WindowsOpen(kind)) return;
+    std::optional<Tracking>& tracking = TrackingOf(kind);
+    if (!tracking && !WindowsOpen(kind)) return;
     symbolizer::UserRegisters regs{header.ip, header.sp, header.bp};
     symbolizer::StackCopy stack{header.sp, event.user_stack};
     // The registers are those the thread returns to user space with: its ip follows the system
     // call it waited in, an exact pc like an interrupted CPU sample's.
     profiles::Stack frames = context_->normalizer().Normalize(regs, stack, event.kernel_stack);
     const int64_t end = static_cast<int64_t>(header.end_ns);
+    if (tracking) {
+      const WaitShare share =
+          ShareOfEndedWait(tracking->since_mono_ns, end, header.delay_ns, setup_.rate_ns);
+      if (share.how == WaitShare::How::kSampled) tracking->store.AddSampled(frames, share.ns);
+      if (share.how == WaitShare::How::kExact) tracking->store.AddExact(frames, share.ns);
+    }
     windows_.ForEach([&](Windows::Window& window) {
       if (window.state.kind != kind) return;
       const WaitShare share =
@@ -162,28 +268,32 @@ void OffCpuKind::AddWaitsInProgress(Windows::Window& window, int64_t end_mono_ns
   }
 }
 
-std::vector<std::string> OffCpuKind::Comments(const WindowState& window,
-                                              const sampling::OffCpuStats& stats) const {
-  std::vector<std::string> comments;
-  const std::string rate = profiles::PreciseDuration(setup_.rate_ns);
-  if (window.kind == WaitType::kBlock) {
-    comments.push_back(StrCat(
+std::string OffCpuKind::MethodComment(WaitType kind) const {
+  if (kind == WaitType::kBlock) {
+    return StrCat(
         "pprofd block profile of ", context_->description(),
         ": off-CPU time of its threads from the sched_switch tracepoint, each voluntary sleep "
         "(system calls, locks, I/O, page faults) measured in BPF from switch-out to switch-in, "
-        "by the stack it slept in (kernel frames on top)"));
-  } else {
-    comments.push_back(StrCat(
-        "pprofd mutex profile of ", context_->description(),
-        ": futex waits of its threads (contended mutexes, condition variables, other "
-        "futex-based waits), measured in BPF from the system call's entry to its exit, by the "
-        "waiting stack"));
+        "by the stack it slept in (kernel frames on top)");
   }
-  comments.push_back(StrCat("waits of ", rate,
-                            " or more are all recorded, shorter ones with "
-                            "probability wait/",
-                            rate,
-                            " and scaled up (Go's block profile rate; pprofd --offcpu-rate)"));
+  return StrCat(
+      "pprofd mutex profile of ", context_->description(),
+      ": futex waits of its threads (contended mutexes, condition variables, other "
+      "futex-based waits), measured in BPF from the system call's entry to its exit, by the "
+      "waiting stack");
+}
+
+std::string OffCpuKind::RateComment() const {
+  const std::string rate = profiles::PreciseDuration(setup_.rate_ns);
+  return StrCat("waits of ", rate, " or more are all recorded, shorter ones with probability wait/",
+                rate, " and scaled up (Go's block profile rate; pprofd --offcpu-rate)");
+}
+
+std::vector<std::string> OffCpuKind::Comments(const WindowState& window,
+                                              const sampling::OffCpuStats& stats) const {
+  std::vector<std::string> comments;
+  comments.push_back(MethodComment(window.kind));
+  comments.push_back(RateComment());
   comments.push_back(
       StrCat("events that ended in the window: ", stats.events, ", recorded: ", stats.sampled,
              ", total wait measured in BPF: ", profiles::PreciseDuration(stats.total_delay_ns)));
@@ -224,7 +334,7 @@ StatusOr<std::string> OffCpuKind::Finish(Windows::Window& window, const host::Wi
 
 void OffCpuKind::AfterClose() {
   for (WaitType kind : {WaitType::kBlock, WaitType::kMutex}) {
-    if (WindowsOpen(kind) || !setup_.sampler->attached(kind)) continue;
+    if (WindowsOpen(kind) || Tracked(kind) || !setup_.sampler->attached(kind)) continue;
     setup_.sampler->Detach(kind);
     // Records that arrived since the window's last drain belong to it: discard them.
     Drain();
@@ -233,6 +343,8 @@ void OffCpuKind::AfterClose() {
 
 void OffCpuKind::FinishAll(const std::string& reason) {
   windows_.FinishAll(reason);
+  block_tracking_.reset();
+  mutex_tracking_.reset();
   if (setup_.sampler) {
     setup_.sampler->Detach(WaitType::kBlock);
     setup_.sampler->Detach(WaitType::kMutex);
@@ -248,6 +360,16 @@ void OffCpuKind::ReportMetrics(metrics::Registry& registry, bool) {
   };
   report(lost_block_, WaitType::kBlock, "block");
   report(lost_mutex_, WaitType::kMutex, "mutex");
+  auto report_store = [&](metrics::DeltaTracker& tracker, WaitType kind, const char* label) {
+    const std::optional<Tracking>& tracking = TrackingOf(kind);
+    if (!tracking) return;
+    registry.Set(metrics::kCumulativeStoreStacks, {{"kind", label}},
+                 static_cast<double>(tracking->store.stacks()));
+    registry.Increment(metrics::kCumulativeStoreOverflow, {{"kind", label}},
+                       static_cast<double>(tracker.Next(tracking->store.overflow_events())));
+  };
+  report_store(overflow_block_, WaitType::kBlock, "block");
+  report_store(overflow_mutex_, WaitType::kMutex, "mutex");
 }
 
 }  // namespace pprofd::kinds::offcpu

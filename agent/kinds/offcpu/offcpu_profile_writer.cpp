@@ -60,6 +60,12 @@ void OffCpuStore::AddExact(const Stack& stack, uint64_t delay_ns) {
   totals.delay_ns += static_cast<double>(delay_ns);
 }
 
+void OffCpuStore::AddTotals(const Stack& stack, const OffCpuTotals& totals) {
+  OffCpuTotals& sum = totals_[stack];
+  sum.contentions += totals.contentions;
+  sum.delay_ns += totals.delay_ns;
+}
+
 proto::ProfileBuilder BuildOffCpuProfile(const OffCpuStore& store, FrameSymbolizer& symbolizer,
                                          std::optional<uint32_t> main_module,
                                          const OffCpuProfileMeta& meta) {

@@ -32,6 +32,10 @@ class OffCpuStore {
   void AddSampled(const Stack& stack, uint64_t delay_ns);
   // An event known exactly, not sampled (e.g. a wait still going on when the window closed).
   void AddExact(const Stack& stack, uint64_t delay_ns);
+  // Adds estimates already scaled (a cumulative store's totals, a difference of two).
+  void AddTotals(const Stack& stack, const OffCpuTotals& totals);
+  bool Contains(const Stack& stack) const { return totals_.count(stack) > 0; }
+  size_t size() const { return totals_.size(); }
   const std::unordered_map<Stack, OffCpuTotals, StackHash>& totals() const { return totals_; }
   uint64_t rate_ns() const { return rate_ns_; }
 

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 
 #include "agent/bpf_support/link.h"
 #include "agent/bpf_support/map_ops.h"
@@ -83,8 +84,14 @@ struct OffCpuSampler::Impl {
   pid_t target_pid = 0;
   // Task states are looked up by thread pidfd (6.9+), else through the task_states_iter program.
   bool thread_pidfds = true;
+  bool force_futex_tracepoints = false;
+  MutexHooks mutex_hooks = MutexHooks::kNone;
 
   Status AttachProgram(bpf_program* program, std::vector<bpf_support::Link>& into);
+  // Attaches each of `programs` in order into `into`; on a failure, none stays attached.
+  Status AttachAll(std::initializer_list<bpf_program*> programs,
+                   std::vector<bpf_support::Link>& into);
+  Status AttachMutexHooks(std::vector<bpf_support::Link>& into);
   // Runs the task_states_iter program once; with a seeding pass set up, returns no records.
   StatusOr<std::vector<pprofd_offcpu_wait_record>> RunTaskStatesIter() const;
   void SeedWithIter(OffCpuKind kind, std::span<const pid_t> tids, uint64_t since_ns);
@@ -106,6 +113,7 @@ StatusOr<std::unique_ptr<OffCpuSampler>> OffCpuSampler::Create(
   Impl& impl = *sampler->impl_;
   impl.skeleton = std::move(skeleton);
   impl.target_pid = options.target_pid;
+  impl.force_futex_tracepoints = options.force_futex_tracepoints;
   auto ring = bpf_support::RingReader::Open(bpf_map__fd(impl.skeleton->maps.events),
                                             "open ring buffer of offcpu_sampler");
   if (!ring.ok()) return ring.status();
@@ -147,23 +155,50 @@ Status OffCpuSampler::Attach(OffCpuKind kind, uint64_t rate_ns) {
     for (bpf_program* program : {progs.offcpu_sys_exit, progs.offcpu_switch}) {
       if (Status s = impl.AttachProgram(program, links); !s.ok()) return s;
     }
-  } else {
-    for (bpf_program* program : {progs.offcpu_futex_exit, progs.offcpu_futex_enter}) {
-      if (Status s = impl.AttachProgram(program, links); !s.ok()) return s;
-    }
-    // futex_waitv exists from Linux 5.16; without it the mutex kind sees futex(2) only.
-    std::vector<bpf_support::Link> waitv;
-    Status status = impl.AttachProgram(progs.offcpu_futex_waitv_exit, waitv);
-    if (status.ok()) status = impl.AttachProgram(progs.offcpu_futex_waitv_enter, waitv);
-    if (status.ok()) {
-      for (bpf_support::Link& link : waitv) links.push_back(std::move(link));
-    } else {
-      LogInfo(StrCat("off-CPU sampler: no futex_waitv tracepoints (", status.message(),
-                     "); mutex profiles see futex(2) waits only"));
-    }
+  } else if (Status s = impl.AttachMutexHooks(links); !s.ok()) {
+    return s;
   }
   impl.links[k] = std::move(links);
   impl.attached[k] = true;
+  return Status::Ok();
+}
+
+Status OffCpuSampler::Impl::AttachAll(std::initializer_list<bpf_program*> programs,
+                                      std::vector<bpf_support::Link>& into) {
+  std::vector<bpf_support::Link> links;
+  for (bpf_program* program : programs) {
+    if (Status s = AttachProgram(program, links); !s.ok()) return s;
+  }
+  for (bpf_support::Link& link : links) into.push_back(std::move(link));
+  return Status::Ok();
+}
+
+// In the order of bpf/offcpu_mutex.bpf.h, which says why. Each pair attaches its exit first: a
+// wait whose entry was seen is then always seen to end.
+Status OffCpuSampler::Impl::AttachMutexHooks(std::vector<bpf_support::Link>& into) {
+  auto& progs = skeleton->progs;
+  Status raw = Status::Error("raw system-call tracepoints not tried (forced off by a test)");
+  if (!force_futex_tracepoints) {
+    raw = AttachAll({progs.offcpu_raw_sys_exit, progs.offcpu_raw_sys_enter}, into);
+    if (raw.ok()) {
+      mutex_hooks = MutexHooks::kRawSyscalls;
+      return Status::Ok();
+    }
+  }
+  if (Status s = AttachAll({progs.offcpu_futex_exit, progs.offcpu_futex_enter}, into); !s.ok()) {
+    return Status::Error(StrCat(raw.message(), "; fallback: ", s.message(),
+                                " (the futex tracepoints need tracefs mounted at "
+                                "/sys/kernel/tracing)"));
+  }
+  mutex_hooks = MutexHooks::kFutexTracepoints;
+  LogInfo(StrCat("off-CPU sampler: mutex profiles through the futex tracepoints of tracefs (",
+                 raw.message(), ")"));
+  // futex_waitv exists from Linux 5.16; without it the mutex kind sees futex(2) only.
+  Status waitv = AttachAll({progs.offcpu_futex_waitv_exit, progs.offcpu_futex_waitv_enter}, into);
+  if (!waitv.ok()) {
+    LogInfo(StrCat("off-CPU sampler: no futex_waitv tracepoints (", waitv.message(),
+                   "); mutex profiles see futex(2) waits only"));
+  }
   return Status::Ok();
 }
 
@@ -186,6 +221,8 @@ void OffCpuSampler::Detach(OffCpuKind kind) {
 bool OffCpuSampler::attached(OffCpuKind kind) const {
   return impl_->attached[static_cast<int>(kind)];
 }
+
+MutexHooks OffCpuSampler::mutex_hooks() const { return impl_->mutex_hooks; }
 
 uint64_t OffCpuSampler::rate_ns(OffCpuKind kind) const {
   return impl_->skeleton->bss->rate_ns[static_cast<int>(kind)];

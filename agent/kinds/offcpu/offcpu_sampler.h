@@ -1,6 +1,7 @@
 // Owns the off-CPU sampler BPF programs (bpf/offcpu_sampler.bpf.c): where the target's threads
 // wait. Block events go from a voluntary sched_switch out to the switch back in; mutex events from
-// a futex wait's system-call entry to its exit. Events at least `rate_ns` long are all recorded;
+// a futex wait's system-call entry to its exit (raw system-call tracepoints, which need no tracefs;
+// the futex tracepoints of tracefs as a fallback). Events at least `rate_ns` long are all recorded;
 // shorter ones with probability delay/rate_ns (Go's block profile rate), so the cost stays bounded
 // however often the target switches. Loaded once; attached only while a profile window is open.
 #pragma once
@@ -27,6 +28,16 @@ struct OffCpuSamplerOptions {
   // Find waits under way with a task iterator, as on kernels without thread pidfds (before 6.9),
   // even where they exist: for tests of that path.
   bool force_task_iterator = false;
+  // Attach the mutex kind to the futex tracepoints (through tracefs), the fallback, even where
+  // the raw system-call tracepoints attach: for tests of that path.
+  bool force_futex_tracepoints = false;
+};
+
+// Where the mutex kind sees futex calls (bpf/offcpu_mutex.bpf.h).
+enum class MutexHooks {
+  kNone,              // not attached yet
+  kRawSyscalls,       // tp_btf/sys_enter and sys_exit, filtered by number: no tracefs
+  kFutexTracepoints,  // syscalls/sys_{enter,exit}_futex{,_waitv}: needs tracefs
 };
 
 enum class OffCpuKind { kBlock = PPROFD_OFFCPU_BLOCK, kMutex = PPROFD_OFFCPU_MUTEX };
@@ -86,6 +97,8 @@ class OffCpuSampler {
   std::vector<WaitInProgress> WaitsInProgress(OffCpuKind kind) const;
   // The current rate of `kind` (the last one attached with).
   uint64_t rate_ns(OffCpuKind kind) const;
+  // How the mutex kind was last attached.
+  MutexHooks mutex_hooks() const;
 
   // Calls `on_event` for every record waiting, on the calling thread. Returns the count.
   int Drain(const std::function<void(const RawOffCpuEvent&)>& on_event);

@@ -97,8 +97,8 @@ proto::ProfileBuilder BuildThreadProfile(const std::vector<ThreadState>& threads
                                          std::optional<uint32_t> main_module,
                                          const ThreadProfileMeta& meta) {
   proto::ProfileBuilder builder;
-  builder.AddSampleType("threads", "count");
-  builder.SetPeriod("threads", "count", 1);
+  builder.AddSampleType(meta.sample_type, "count");
+  builder.SetPeriod(meta.sample_type, "count", 1);
   builder.SetTime(meta.time_wall_ns, 0);
   for (const std::string& comment : meta.comments) builder.AddComment(comment);
 

@@ -33,6 +33,9 @@ struct ThreadState {
 
 struct ThreadProfileMeta {
   int64_t time_wall_ns = 0;
+  // "threads" for /threads; "goroutine" for /goroutine, Go's type, so that backends that key
+  // profiles by their sample type (Pyroscope, Parca) file it as a goroutine profile.
+  std::string sample_type = "threads";
   std::vector<std::string> comments;  // method, how many threads, lost records, ...
 };
 
@@ -40,10 +43,10 @@ struct ThreadProfileMeta {
 // "parked"; any other letter c gives "unknown (c)".
 std::string ThreadStateName(char state);
 
-// Sample type threads/count, period_type threads/count, period 1; one sample of value 1 per
-// thread, in tid order, with labels thread_id (numeric, no unit), thread_name and state
-// (ThreadStateName; an empty name becomes "?", as an empty string label would read as a number).
-// time_nanos from meta, comments as profile comments.
+// Sample type <meta.sample_type>/count (threads/count by default), period_type the same, period 1;
+// one sample of value 1 per thread, in tid order, with labels thread_id (numeric, no unit),
+// thread_name and state (ThreadStateName; an empty name becomes "?", as an empty string label would
+// read as a number). time_nanos from meta, comments as profile comments.
 proto::ProfileBuilder BuildThreadProfile(const std::vector<ThreadState>& threads,
                                          FrameSymbolizer& symbolizer,
                                          std::optional<uint32_t> main_module,

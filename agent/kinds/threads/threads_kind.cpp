@@ -33,6 +33,7 @@ void ThreadsKind::Profile(const http::ProfileRequest& request, http::ProfileCall
   if (!snapshot.ok()) return done(snapshot.status(), http::BackendErrorKind::kUnavailable);
   profiles::ThreadProfileMeta meta;
   meta.time_wall_ns = snapshot->time_wall_ns;
+  if (request.type == "goroutine") meta.sample_type = "goroutine";
   meta.comments = Comments(*snapshot);
   if (request.debug == 1) {
     return done(

@@ -26,11 +26,13 @@ using testing::Field;
 using testing::OffCpuTarget;
 using testing::Record;
 
-std::unique_ptr<OffCpuSampler> MustCreate(pid_t pid, bool force_task_iterator = false) {
+std::unique_ptr<OffCpuSampler> MustCreate(pid_t pid, bool force_task_iterator = false,
+                                          bool force_futex_tracepoints = false) {
   bpf_support::RouteLibbpfLogsToLogger();
   OffCpuSamplerOptions options;
   options.target_pid = pid;
   options.force_task_iterator = force_task_iterator;
+  options.force_futex_tracepoints = force_futex_tracepoints;
   auto sampler = OffCpuSampler::Create(options);
   INFO(sampler.status().message());
   REQUIRE(sampler.ok());
@@ -173,10 +175,17 @@ TEST_CASE("Block records the contended mutex and condvar waits too", "[offcpu][b
 }
 
 TEST_CASE("Mutex at rate 1: futex waits of a mutex and a condvar", "[offcpu][bpf]") {
+  // Through the raw system-call tracepoints (the default, no tracefs), and through the futex
+  // tracepoints of tracefs (the fallback).
+  const bool futex_tracepoints = GENERATE(false, true);
+  INFO((futex_tracepoints ? "futex tracepoints" : "raw system-call tracepoints"));
   OffCpuTarget target;
-  auto sampler = MustCreate(target.pid());
+  auto sampler = MustCreate(target.pid(), false, futex_tracepoints);
+  CHECK(sampler->mutex_hooks() == MutexHooks::kNone);
   REQUIRE(sampler->Attach(OffCpuKind::kMutex, 1).ok());
   REQUIRE(sampler->attached(OffCpuKind::kMutex));
+  CHECK(sampler->mutex_hooks() ==
+        (futex_tracepoints ? MutexHooks::kFutexTracepoints : MutexHooks::kRawSyscalls));
   CHECK_FALSE(sampler->attached(OffCpuKind::kBlock));
   testing::StackNames names(target.pid());
 
@@ -293,7 +302,7 @@ TEST_CASE("Detach closes every link and stops recording", "[offcpu][bpf]") {
     CHECK(testing::CountBpfLinkFds() == links_before + 2);
     CHECK(sampler->rate_ns(OffCpuKind::kBlock) == 5);
     REQUIRE(sampler->Attach(OffCpuKind::kMutex, 1).ok());
-    CHECK(testing::CountBpfLinkFds() == links_before + 6);  // futex and futex_waitv, in and out
+    CHECK(testing::CountBpfLinkFds() == links_before + 4);  // raw sys_enter and sys_exit
     target.Command("sleep 5 1000");
     CHECK(!testing::DrainAll(*sampler).empty());
 
