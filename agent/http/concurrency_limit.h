@@ -1,7 +1,9 @@
 // --max-concurrent: request middleware, like authentication and the metrics routes, that lets at
 // most N profile requests (/profile, /heap, /threads, /block, ... : the paths whose answer is a
 // profile) run at once; one more is answered at once with 503 and a line naming the flag. The
-// index, /symbol, /cmdline, /metrics and /healthz are cheap and pass through.
+// index, /symbol, /cmdline, /metrics and /healthz are cheap and pass through. A place is freed
+// when the response is sent, when the responder is dropped, or at once when the client hangs up
+// (the request's cancellation).
 #pragma once
 
 #include <atomic>

@@ -35,7 +35,8 @@ using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
 // Sends the response for the request it was handed with. Call it exactly once (later calls are
 // ignored), from any thread, at any time: the server posts it back to the session. The server
-// fills in version, keep-alive and Content-Length.
+// fills in version, keep-alive and Content-Length. Destroying every copy uncalled closes the
+// connection without an answer (what a cancelled request does: its client is gone).
 using Respond = std::function<void(Response)>;
 
 // Called on the session's strand (an HTTP thread): it must not block. Slow work is started

@@ -256,6 +256,7 @@ class BasicSession final : public Session,
       // The read that watched the last request is still waiting: it waits for the first byte of
       // this one (see OnWatch). Its own timer was off (a profile takes minutes), so the idle
       // timeout runs on a timer of its own.
+      waiting_on_watch_ = true;
       next_request_timer_.expires_after(state_->options.idle_timeout);
       next_request_timer_.async_wait(Bind(&BasicSession::OnNextRequestTimeout));
       return;
@@ -349,6 +350,7 @@ class BasicSession final : public Session,
 
   void OnWatch(beast::error_code ec, size_t bytes) {
     watching_ = false;
+    waiting_on_watch_ = false;
     if (phase_ == Phase::kClosed) return;
     if (!ec) {
       buffer_.commit(bytes);
@@ -380,7 +382,9 @@ class BasicSession final : public Session,
   }
 
   void OnNextRequestTimeout(beast::error_code ec) {
-    if (ec || phase_ != Phase::kReading) return;
+    // The flag, not the error code: a timer that expired just as the read completed has its
+    // handler queued already, and cancel() cannot make it fail any more.
+    if (ec || !waiting_on_watch_ || phase_ != Phase::kReading) return;
     state_->idle_timeouts.fetch_add(1);
     Close();  // Ends the pending read too.
   }
@@ -496,6 +500,8 @@ class BasicSession final : public Session,
   std::atomic<uint64_t> answered_id_{0};
   // A read is watching the socket while a response is pending (see WatchForHangUp).
   bool watching_ = false;
+  // The request before was answered and the watching read now waits for the next one.
+  bool waiting_on_watch_ = false;
   // The client closed its sending side: no further request can come.
   bool client_closed_ = false;
   // For the log line of a cancellation.

@@ -1,7 +1,9 @@
 // One client connection: reads requests (keep-alive, one at a time), hands each to the handler and
 // writes its response when the handler's Respond is called, from whatever thread, whenever.
-// Everything runs on the session's strand; callbacks hold shared_from_this, so a client that
-// disconnects while its profile is being built leaves a session that quietly fails to write.
+// Everything runs on the session's strand; callbacks hold shared_from_this. While a response is
+// pending the session watches the socket, as Go's net/http does: a client that closes or resets
+// the connection fires the request's Cancellation (see cancellation.h) at once; bytes of a
+// pipelined request do not.
 // The same code serves plain TCP and TLS (session.cpp instantiates it for both streams).
 #pragma once
 
