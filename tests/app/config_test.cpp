@@ -47,7 +47,10 @@ TEST_CASE("Help and version", "[config]") {
   CHECK(UsageText().find("--btf PATH") != std::string::npos);
 }
 
-TEST_CASE("--allow-freeze-prone-kernel: off by default, a switch without a value", "[config]") {
+TEST_CASE(
+    "The freeze-prone kernel override (--allow-freeze-prone-kernel) is off by default, a switch "
+    "without a value",
+    "[config]") {
   CHECK_FALSE(Parse({})->allow_freeze_prone_kernel);
   CHECK(Parse({"--allow-freeze-prone-kernel"})->allow_freeze_prone_kernel);
   CHECK(ErrorOf({"--allow-freeze-prone-kernel=yes"}) ==

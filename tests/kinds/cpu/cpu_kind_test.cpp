@@ -117,8 +117,10 @@ TEST_CASE("FinishAll answers open windows and stops the source for good", "[cpu_
   CHECK(refused == "pprofd is shutting down");
 }
 
-TEST_CASE("--continuous samples from the start, faster while a window asks, never stops",
-          "[cpu_kind]") {
+TEST_CASE(
+    "Continuous sampling (--continuous) starts at once, runs faster while a window asks, never "
+    "stops",
+    "[cpu_kind]") {
   testing::SleepingChild child;
   auto target = target::TargetProcess::Open(child.pid());
   REQUIRE(target.ok());
